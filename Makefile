@@ -1,0 +1,60 @@
+# Siyu — the two commands that matter: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: demo test install install-dev lint typecheck pytest pytest-postgres browser-deps messages bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+install-dev: $(BIN)/.installed-dev
+
+demo: install
+	$(BIN)/siyu migrate
+	$(BIN)/siyu demo
+	$(BIN)/siyu serve --host $(HOST) --port $(PORT)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	SIYU_TESTING=1 $(BIN)/lint-imports
+
+typecheck: install-dev
+	SIYU_TESTING=1 $(BIN)/mypy siyu tests bench
+
+browser-deps:
+	@test -x /usr/bin/chromium || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) >/dev/null; }
+
+pytest: install-dev browser-deps
+	$(BIN)/pytest
+
+pytest-postgres: install-dev browser-deps
+	@$(BIN)/python -c "import psycopg,sys; psycopg.connect('$(PG_TEST_URL)', connect_timeout=5).close()" \
+		|| { echo "PostgreSQL at $(PG_TEST_URL) is unreachable"; exit 1; }
+	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
+
+test: lint typecheck pytest
+ifeq ($(CI),true)
+test: pytest-postgres
+endif
+
+messages: install-dev
+	cd siyu && ../$(BIN)/django-admin makemessages -l zh_Hans --ignore 'static/*' --settings siyu.settings
+	$(BIN)/python -m siyu.core.compilemessages
+
+clean:
+	rm -rf $(VENV) var build *.egg-info

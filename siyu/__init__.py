@@ -1,0 +1,1 @@
+"""Siyu (私域): an open-source social CRM."""

@@ -1,0 +1,321 @@
+"""Reads of contacts and their satellites. Every read goes through the actor's data scope."""
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, TypeVar
+from uuid import UUID
+
+from django.db.models import Count, Model, Q, QuerySet
+from django.utils.translation import gettext as _
+
+from siyu.contacts.models import (
+    Channel,
+    Contact,
+    ContactRedirect,
+    ContactTag,
+    CustomField,
+    ExportJob,
+    FollowUp,
+    Identity,
+    ImportJob,
+    SavedView,
+    StageChange,
+    Tag,
+    TagGroup,
+    TimelineEntry,
+)
+from siyu.core.errors import NotFound
+from siyu.core.time import today
+from siyu.tenancy.actor import Actor
+from siyu.tenancy.roles import Permission
+
+_M = TypeVar("_M", bound=Model)
+_DIGITS = re.compile(r"^\+?\d{3,20}$")
+_ASCII_WORD = re.compile(r"^[a-z]+$")
+
+
+def _as_uuid(value: UUID | str) -> UUID | None:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
+        return None
+
+
+def contact_scoped(*, actor: Actor) -> QuerySet[Contact]:
+    """The one entry point for contact reads: tenant (by the manager) + data scope (by the actor)."""
+    actor.require(Permission.CONTACTS_READ)
+    return Contact.objects.filter(actor.scope_q())
+
+
+def contact_redirect_target(*, contact_id: UUID | str) -> UUID | None:
+    old_id = _as_uuid(contact_id)
+    if old_id is None:
+        return None
+    return ContactRedirect.objects.filter(old_id=old_id).values_list("contact_id", flat=True).first()
+
+
+def contact_get_for(actor: Actor, contact_id: UUID | str, *, follow_merges: bool = True) -> Contact:
+    """The only way HTTP code fetches a contact by id: another workspace's id or one out of scope is 404."""
+    wanted = _as_uuid(contact_id)
+    if wanted is None:
+        raise NotFound(_("Contact not found."))
+    contacts = contact_scoped(actor=actor).select_related("owner", "channel", "owner__team")
+    contact = contacts.filter(id=wanted).first()
+    if contact is None and follow_merges:
+        survivor_id = contact_redirect_target(contact_id=wanted)
+        if survivor_id is not None:
+            contact = contacts.filter(id=survivor_id).first()
+    if contact is None:
+        raise NotFound(_("Contact not found."))
+    return contact
+
+
+@dataclass
+class ContactFilters:
+    q: str = ""
+    stages: list[str] = field(default_factory=list)
+    owner: str = ""  # "" any, "me", "pool", or a member id
+    tag_ids: list[UUID] = field(default_factory=list)
+    tag_match: str = "any"  # any | all | none
+    channel_ids: list[UUID] = field(default_factory=list)
+    custom: dict[str, Any] = field(default_factory=dict)
+    created_from: date | None = None
+    created_to: date | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "q": self.q,
+            "stages": self.stages,
+            "owner": self.owner,
+            "tag_ids": [str(t) for t in self.tag_ids],
+            "tag_match": self.tag_match,
+            "channel_ids": [str(c) for c in self.channel_ids],
+            "custom": self.custom,
+            "created_from": self.created_from.isoformat() if self.created_from else None,
+            "created_to": self.created_to.isoformat() if self.created_to else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ContactFilters":
+        def uuids(values: list[Any]) -> list[UUID]:
+            return [u for u in (_as_uuid(v) for v in values or []) if u is not None]
+
+        def day(value: Any) -> date | None:
+            try:
+                return date.fromisoformat(value) if value else None
+            except (TypeError, ValueError):
+                return None
+
+        return cls(
+            q=str(data.get("q") or "").strip(),
+            stages=[str(s) for s in data.get("stages") or []],
+            owner=str(data.get("owner") or ""),
+            tag_ids=uuids(data.get("tag_ids") or []),
+            tag_match=str(data.get("tag_match") or "any"),
+            channel_ids=uuids(data.get("channel_ids") or []),
+            custom=dict(data.get("custom") or {}),
+            created_from=day(data.get("created_from")),
+            created_to=day(data.get("created_to")),
+        )
+
+
+def contact_search_q(query: str) -> Q:
+    """Name, pinyin ("zhangsan") and initials ("zs"), phone suffix, email and identity values."""
+    query = query.strip()
+    if not query:
+        return Q()
+    lowered = query.lower()
+    identity_match = Q(id__in=Identity.objects.filter(value=query).values("contact_id"))
+    if _DIGITS.match(query):
+        digits = query.lstrip("+")
+        return Q(phone__endswith=digits) | identity_match
+    if "@" in query:
+        return Q(email__istartswith=lowered) | identity_match
+    compact = lowered.replace(" ", "")
+    if _ASCII_WORD.match(compact):
+        return (
+            Q(name_pinyin__startswith=compact)
+            | Q(name_initials__startswith=compact)
+            | Q(email__istartswith=compact)
+            | Q(name__istartswith=query)
+            | identity_match
+        )
+    return Q(name__contains=query) | Q(company__contains=query) | identity_match
+
+
+def contact_list(*, actor: Actor, filters: ContactFilters | None = None) -> QuerySet[Contact]:
+    contacts = contact_scoped(actor=actor)
+    if filters is None:
+        return contacts
+    if filters.q:
+        contacts = contacts.filter(contact_search_q(filters.q))
+    if filters.stages:
+        contacts = contacts.filter(stage__in=filters.stages)
+    if filters.owner == "me":
+        contacts = contacts.filter(owner_id=actor.member_id)
+    elif filters.owner == "pool":
+        contacts = contacts.filter(owner__isnull=True)
+    elif filters.owner:
+        owner_id = _as_uuid(filters.owner)
+        contacts = contacts.filter(owner_id=owner_id) if owner_id else contacts.none()
+    if filters.channel_ids:
+        contacts = contacts.filter(channel_id__in=filters.channel_ids)
+    if filters.tag_ids:
+        tagged = ContactTag.objects.filter(tag_id__in=filters.tag_ids)
+        if filters.tag_match == "none":
+            contacts = contacts.exclude(id__in=tagged.values("contact_id"))
+        elif filters.tag_match == "all":
+            for tag_id in filters.tag_ids:
+                contacts = contacts.filter(
+                    id__in=ContactTag.objects.filter(tag_id=tag_id).values("contact_id")
+                )
+        else:
+            contacts = contacts.filter(id__in=tagged.values("contact_id"))
+    for key, value in filters.custom.items():
+        if value in (None, ""):
+            continue
+        if isinstance(value, list):
+            contacts = contacts.filter(**{f"custom__{key}__contains": value})
+        else:
+            contacts = contacts.filter(**{f"custom__{key}": value})
+    if filters.created_from:
+        contacts = contacts.filter(created_at__date__gte=filters.created_from)
+    if filters.created_to:
+        contacts = contacts.filter(created_at__date__lte=filters.created_to)
+    return contacts
+
+
+def contact_tags_map(*, contact_ids: list[UUID]) -> dict[UUID, list[Tag]]:
+    """Tags of many contacts in one query (for list pages)."""
+    result: dict[UUID, list[Tag]] = {cid: [] for cid in contact_ids}
+    rows = ContactTag.objects.filter(contact_id__in=contact_ids).select_related("tag", "tag__group")
+    for row in rows:
+        result[row.contact_id].append(row.tag)
+    return result
+
+
+def contact_tags(*, contact: Contact) -> list[Tag]:
+    return [ct.tag for ct in ContactTag.objects.filter(contact=contact).select_related("tag", "tag__group")]
+
+
+def identity_list(*, contact: Contact) -> QuerySet[Identity]:
+    return Identity.objects.filter(contact=contact)
+
+
+def identity_owner(*, type: str, namespace: str, value: str) -> Identity | None:
+    return Identity.objects.filter(type=type, namespace=namespace, value=value).first()
+
+
+def timeline_list(*, contact: Contact, limit: int = 100) -> list[TimelineEntry]:
+    return list(TimelineEntry.objects.filter(contact=contact).select_related("member")[:limit])
+
+
+def stage_history(*, contact: Contact) -> QuerySet[StageChange]:
+    return StageChange.objects.filter(contact=contact).select_related("member")
+
+
+def follow_up_list(*, contact: Contact) -> QuerySet[FollowUp]:
+    return FollowUp.objects.filter(contact=contact).select_related("author")
+
+
+def follow_ups_due(*, actor: Actor, on: date | None = None, limit: int = 50) -> list[FollowUp]:
+    """Open follow-ups due by `on` that the actor wrote or whose contact the actor owns."""
+    due = (
+        FollowUp.objects.filter(done_at__isnull=True, next_follow_up_on__lte=on or today())
+        .filter(Q(author_id=actor.member_id) | Q(contact__owner_id=actor.member_id))
+        .select_related("contact", "author")
+        .order_by("next_follow_up_on", "created_at")
+    )
+    return list(due[:limit])
+
+
+def tag_group_list() -> QuerySet[TagGroup]:
+    return TagGroup.objects.prefetch_related("tags")
+
+
+def tag_list() -> QuerySet[Tag]:
+    return Tag.objects.select_related("group")
+
+
+def tag_list_by_ids(*, tag_ids: list[UUID]) -> list[Tag]:
+    tags = list(Tag.objects.filter(id__in=tag_ids).select_related("group"))
+    missing = {str(t) for t in tag_ids} - {str(t.id) for t in tags}
+    if missing:
+        raise NotFound(_("Tag not found: %(ids)s") % {"ids": ", ".join(sorted(missing))})
+    return tags
+
+
+def _by_id(queryset: QuerySet[_M], raw_id: UUID | str) -> _M | None:
+    wanted = _as_uuid(raw_id)
+    return queryset.filter(id=wanted).first() if wanted is not None else None
+
+
+def tag_get(*, tag_id: UUID | str) -> Tag:
+    tag = _by_id(Tag.objects.select_related("group"), tag_id)
+    if tag is None:
+        raise NotFound(_("Tag not found."))
+    return tag
+
+
+def tag_group_get(*, group_id: UUID | str) -> TagGroup:
+    group = _by_id(TagGroup.objects.all(), group_id)
+    if group is None:
+        raise NotFound(_("Tag group not found."))
+    return group
+
+
+def custom_field_list() -> QuerySet[CustomField]:
+    return CustomField.objects.all()
+
+
+def custom_field_get(*, field_id: UUID | str) -> CustomField:
+    found = _by_id(CustomField.objects.all(), field_id)
+    if found is None:
+        raise NotFound(_("Custom field not found."))
+    return found
+
+
+def channel_list() -> QuerySet[Channel]:
+    return Channel.objects.all()
+
+
+def saved_view_list(*, actor: Actor) -> QuerySet[SavedView]:
+    return SavedView.objects.filter(Q(member_id=actor.member_id) | Q(is_shared=True))
+
+
+def saved_view_get(*, actor: Actor, view_id: UUID | str) -> SavedView:
+    found = _by_id(saved_view_list(actor=actor), view_id)
+    if found is None:
+        raise NotFound(_("Saved view not found."))
+    return found
+
+
+def import_job_get(*, actor: Actor, job_id: UUID | str) -> ImportJob:
+    job = _by_id(ImportJob.objects.all(), job_id)
+    if job is None or not actor.can(Permission.CONTACTS_IMPORT):
+        raise NotFound(_("Import not found."))
+    return job
+
+
+def export_job_get(*, actor: Actor, job_id: UUID | str) -> ExportJob:
+    job = _by_id(ExportJob.objects.filter(created_by_id=actor.member_id), job_id)
+    if job is None:
+        raise NotFound(_("Export not found."))
+    return job
+
+
+def contact_counts_by_stage(*, actor: Actor) -> dict[str, int]:
+    rows = contact_scoped(actor=actor).order_by().values("stage").annotate(n=Count("id"))
+    return {row["stage"]: row["n"] for row in rows}
+
+
+def contact_counts_by_owner(*, actor: Actor) -> list[tuple[UUID | None, str, int]]:
+    rows = (
+        contact_scoped(actor=actor)
+        .order_by()
+        .values("owner_id", "owner__display_name")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    )
+    return [(row["owner_id"], row["owner__display_name"] or "", row["n"]) for row in rows]

@@ -1,0 +1,73 @@
+"""Every write on contacts and their satellites. Views, API handlers and tasks call these."""
+
+from siyu.contacts.services.channels import channel_create
+from siyu.contacts.services.contacts import (
+    MERGE_RULE,
+    contact_create,
+    contact_delete,
+    contact_merge,
+    contact_merge_preview,
+    contact_owner_change,
+    contact_phone_reveal,
+    contact_stage_change,
+    contact_update,
+    identity_add,
+    identity_remove,
+    timeline_record,
+)
+from siyu.contacts.services.fields import custom_field_create, custom_field_delete, custom_field_update
+from siyu.contacts.services.follow_ups import follow_up_complete, follow_up_create
+from siyu.contacts.services.saved_views import saved_view_create, saved_view_delete
+from siyu.contacts.services.tags import (
+    contact_tags_add,
+    contact_tags_remove,
+    contacts_tag_bulk,
+    tag_create,
+    tag_delete,
+    tag_group_create,
+    tag_group_delete,
+    tag_group_update,
+    tag_update,
+    tags_for_names,
+)
+from siyu.contacts.services.upsert import MAX_BATCH, RowResult, UpsertKey, contacts_upsert
+from siyu.contacts.services.values import ContactLookups, contact_values_clean
+
+__all__ = [
+    "MAX_BATCH",
+    "MERGE_RULE",
+    "ContactLookups",
+    "RowResult",
+    "UpsertKey",
+    "channel_create",
+    "contact_create",
+    "contact_delete",
+    "contact_merge",
+    "contact_merge_preview",
+    "contact_owner_change",
+    "contact_phone_reveal",
+    "contact_stage_change",
+    "contact_tags_add",
+    "contact_tags_remove",
+    "contact_update",
+    "contact_values_clean",
+    "contacts_tag_bulk",
+    "contacts_upsert",
+    "custom_field_create",
+    "custom_field_delete",
+    "custom_field_update",
+    "follow_up_complete",
+    "follow_up_create",
+    "identity_add",
+    "identity_remove",
+    "saved_view_create",
+    "saved_view_delete",
+    "tag_create",
+    "tag_delete",
+    "tag_group_create",
+    "tag_group_delete",
+    "tag_group_update",
+    "tag_update",
+    "tags_for_names",
+    "timeline_record",
+]

@@ -1,0 +1,39 @@
+"""Domain errors with stable codes. The HTTP layer maps them to status codes in one place."""
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, fields: Mapping[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.fields: dict[str, Any] = dict(fields or {})
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class PermissionDenied(DomainError):
+    code = "permission_denied"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class ValidationError(DomainError):
+    code = "invalid"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+
+
+class NoActiveWorkspace(RuntimeError):
+    """A tenant-scoped model was queried with no workspace active: a programming error, never a leak."""

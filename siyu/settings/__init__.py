@@ -1,0 +1,1 @@
+from siyu.settings.base import *  # noqa: F403

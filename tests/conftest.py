@@ -1,0 +1,60 @@
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.core.cache import cache
+
+from siyu.core.tenancy import workspace_scope
+from siyu.tenancy.actor import Actor
+from siyu.tenancy.models import Member, Workspace
+from siyu.tenancy.roles import Role
+from siyu.tenancy.selectors import actor_for_member
+from tests.factories import MemberFactory, WorkspaceFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def workspace(db: None) -> Iterator[Workspace]:
+    """A workspace, active for the whole test (as the middleware would make it)."""
+    ws = WorkspaceFactory(name="花漾美妆", slug="huayang")
+    with workspace_scope(ws.id):
+        yield ws
+
+
+@pytest.fixture
+def other_workspace(db: None) -> Workspace:
+    """A second tenant: tests prove it cannot see the first one's data."""
+    return WorkspaceFactory(name="Other Co", slug="other")
+
+
+@pytest.fixture
+def make_member(workspace: Workspace) -> Callable[..., Member]:
+    def make(role: Role = Role.SALES, **kwargs: object) -> Member:
+        return MemberFactory(role=role, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def admin(make_member: Callable[..., Member]) -> Member:
+    return make_member(Role.ADMIN, display_name="管理员")
+
+
+@pytest.fixture
+def admin_actor(admin: Member) -> Actor:
+    return actor_for_member(member=admin, ip_address="127.0.0.1")
+
+
+@pytest.fixture
+def rep(make_member: Callable[..., Member]) -> Member:
+    return make_member(Role.SALES, display_name="销售小王")
+
+
+@pytest.fixture
+def rep_actor(rep: Member) -> Actor:
+    return actor_for_member(member=rep, ip_address="127.0.0.1")
