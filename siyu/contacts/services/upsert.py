@@ -246,7 +246,7 @@ def _write(
         elif contact.id in created_ids:
             result.status = "updated"
         else:
-            result.status = "updated" if row_changes or values.get("tags") else "unchanged"
+            result.status = "updated" if row_changes else "unchanged"
             if row_changes:
                 changes[contact.id].update(row_changes)
         touched[contact.id] = contact
@@ -284,12 +284,16 @@ def _write(
         for cid, row in changes.items()
     ]
     TimelineEntry.objects.bulk_create(timeline)
-    _add_tags(actor=actor, tag_names=tag_names)
+    tagged = _add_tags(actor=actor, tag_names=tag_names)
+    for result in results:
+        if result.status == "unchanged" and result.contact_id in tagged:
+            result.status = "updated"
 
 
-def _add_tags(*, actor: Actor, tag_names: Mapping[UUID, list[str]]) -> None:
+def _add_tags(*, actor: Actor, tag_names: Mapping[UUID, list[str]]) -> set[UUID]:
+    """Add tags by name; returns the contacts that gained at least one tag."""
     if not tag_names:
-        return
+        return set()
     by_name: dict[str, Tag] = {
         t.name: t for t in tags_for_names(names={n for names in tag_names.values() for n in names})
     }
@@ -309,3 +313,4 @@ def _add_tags(*, actor: Actor, tag_names: Mapping[UUID, list[str]]) -> None:
             )
     ContactTag.objects.bulk_create(rows, ignore_conflicts=True)
     TimelineEntry.objects.bulk_create(entries)
+    return {entry.contact_id for entry in entries}
