@@ -26,6 +26,7 @@ from siyu.contacts.models import (
     TimelineEntry,
 )
 from siyu.core.errors import NotFound
+from siyu.core.pagination import Page, paginate_by_id
 from siyu.core.time import today
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
@@ -186,6 +187,14 @@ def contact_list(*, actor: Actor, filters: ContactFilters | None = None) -> Quer
     return contacts
 
 
+def contact_page(
+    *, actor: Actor, filters: ContactFilters | None = None, cursor: str | None = None, limit: int = 50
+) -> Page[Contact]:
+    """One keyset page of the actor's (filtered) contacts, newest first, owner and channel joined."""
+    contacts = contact_list(actor=actor, filters=filters).select_related("owner", "channel")
+    return paginate_by_id(contacts, cursor=cursor, limit=limit)
+
+
 def contact_tags_map(*, contact_ids: list[UUID]) -> dict[UUID, list[Tag]]:
     """Tags of many contacts in one query (for list pages)."""
     result: dict[UUID, list[Tag]] = {cid: [] for cid in contact_ids}
@@ -217,6 +226,13 @@ def stage_history(*, contact: Contact) -> QuerySet[StageChange]:
 
 def follow_up_list(*, contact: Contact) -> QuerySet[FollowUp]:
     return FollowUp.objects.filter(contact=contact).select_related("author")
+
+
+def follow_up_get(*, contact: Contact, follow_up_id: UUID | str) -> FollowUp:
+    found = _by_id(FollowUp.objects.filter(contact=contact).select_related("author", "contact"), follow_up_id)
+    if found is None:
+        raise NotFound(_("Follow-up not found."))
+    return found
 
 
 def follow_ups_due(*, actor: Actor, on: date | None = None, limit: int = 50) -> list[FollowUp]:

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tasks",
     "django_tasks_db",
+    "ninja",  # its templates + static files: the API docs page is served locally, no CDN
     "siyu.core",
     "siyu.tenancy",
     "siyu.contacts",
