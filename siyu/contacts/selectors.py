@@ -6,7 +6,9 @@ from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
-from django.db.models import Count, Model, Q, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, Count, Model, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from siyu.contacts.models import (
@@ -26,7 +28,7 @@ from siyu.contacts.models import (
     TimelineEntry,
 )
 from siyu.core.errors import NotFound
-from siyu.core.pagination import Page, paginate_by_id
+from siyu.core.pagination import Page, decode_cursor, encode_cursor, paginate_by_id
 from siyu.core.time import today
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
@@ -177,7 +179,7 @@ def contact_list(*, actor: Actor, filters: ContactFilters | None = None) -> Quer
         if value in (None, ""):
             continue
         if isinstance(value, list):
-            contacts = contacts.filter(**{f"custom__{key}__contains": value})
+            contacts = _custom_list_has_all(contacts, key, value)
         else:
             contacts = contacts.filter(**{f"custom__{key}": value})
     if filters.created_from:
@@ -193,6 +195,24 @@ def contact_page(
     """One keyset page of the actor's (filtered) contacts, newest first, owner and channel joined."""
     contacts = contact_list(actor=actor, filters=filters).select_related("owner", "channel")
     return paginate_by_id(contacts, cursor=cursor, limit=limit)
+
+
+def _custom_list_has_all(contacts: QuerySet[Contact], key: str, values: list[Any]) -> QuerySet[Contact]:
+    """Contacts whose multi-select custom field holds every given value."""
+    if connection.vendor == "postgresql":
+        return contacts.filter(**{f"custom__{key}__contains": values})
+    # SQLite has no JSON containment; ask json_each for each wanted value instead. Only the
+    # constant table name is interpolated; the key and the value are bound parameters.
+    sql = f"EXISTS (SELECT 1 FROM json_each({Contact._meta.db_table}.custom, %s) AS item WHERE item.value = %s)"  # noqa: S608
+    for value in values:
+        contacts = contacts.filter(
+            RawSQL(  # noqa: S611
+                sql,
+                (f'$."{key}"', value),
+                output_field=BooleanField(),
+            )
+        )
+    return contacts
 
 
 def contact_tags_map(*, contact_ids: list[UUID]) -> dict[UUID, list[Tag]]:
@@ -335,3 +355,47 @@ def contact_counts_by_owner(*, actor: Actor) -> list[tuple[UUID | None, str, int
         .order_by("-n")
     )
     return [(row["owner_id"], row["owner__display_name"] or "", row["n"]) for row in rows]
+
+
+def tag_contact_counts() -> dict[UUID, int]:
+    """How many contacts carry each tag, workspace-wide: one GROUP BY over the (workspace, tag, contact) index."""
+    rows = ContactTag.objects.order_by().values("tag_id").annotate(n=Count("id"))
+    return {row["tag_id"]: row["n"] for row in rows}
+
+
+def contact_page_before(
+    *, actor: Actor, filters: ContactFilters | None = None, cursor: str, limit: int = 50
+) -> Page[Contact]:
+    """The keyset page just before `cursor` (the newer rows), still newest first.
+
+    `next_cursor` is the cursor for going back once more (None on the first page); the page after
+    this one starts at `cursor` again.
+    """
+    contacts = contact_list(actor=actor, filters=filters).select_related("owner", "channel")
+    newer = list(contacts.filter(id__gt=decode_cursor(cursor)).order_by("id")[: limit + 1])
+    has_more = len(newer) > limit
+    items = list(reversed(newer[:limit]))
+    return Page(items=items, next_cursor=encode_cursor(items[0].pk) if has_more else None, has_more=has_more)
+
+
+def contact_count_capped(*, actor: Actor, filters: ContactFilters | None = None, cap: int = 10_000) -> int:
+    """How many contacts match, counting at most `cap + 1` rows (so a huge table is never counted)."""
+    return contact_list(actor=actor, filters=filters).order_by().values("id")[: cap + 1].count()
+
+
+def contacts_by_ids(*, actor: Actor, contact_ids: list[UUID]) -> QuerySet[Contact]:
+    """The actor's contacts among these ids (others, out of scope or elsewhere, are silently absent)."""
+    return contact_scoped(actor=actor).filter(id__in=contact_ids).select_related("owner")
+
+
+def import_job_list(*, actor: Actor, limit: int = 50) -> list[ImportJob]:
+    if not actor.can(Permission.CONTACTS_IMPORT):
+        return []
+    return list(ImportJob.objects.select_related("created_by")[:limit])
+
+
+def export_job_list(*, actor: Actor, limit: int = 50) -> list[ExportJob]:
+    """An actor's own exports: the files are theirs alone to download."""
+    if actor.member_id is None:
+        return []
+    return list(ExportJob.objects.filter(created_by_id=actor.member_id)[:limit])

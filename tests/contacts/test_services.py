@@ -339,3 +339,20 @@ def test_another_workspace_sees_nothing(workspace, other_workspace, admin_actor)
         results = contacts_upsert(actor=outsider, rows=[{"phone": "13800138000"}], key=UpsertKey("phone"))
         assert results[0].status == "created"
     assert Contact.objects.count() == 1
+
+
+def test_multi_select_custom_filter_matches_all_values(admin_actor):
+    custom_field_create(
+        actor=admin_actor, label="兴趣", key="interests", type=FieldType.MULTI_SELECT, options=["美白", "保湿", "抗老"]
+    )
+    ContactFactory(name="甲", custom={"interests": ["美白", "保湿"]})
+    ContactFactory(name="乙", custom={"interests": ["保湿"]})
+    ContactFactory(name="丙", custom={})
+
+    def found(values: list[str]) -> set[str]:
+        filters = ContactFilters(custom={"interests": values})
+        return set(contact_list(actor=admin_actor, filters=filters).values_list("name", flat=True))
+
+    assert found(["保湿"]) == {"甲", "乙"}
+    assert found(["美白", "保湿"]) == {"甲"}
+    assert found(["抗老"]) == set()
