@@ -18,6 +18,17 @@
     }
   }, true);
 
+  // Forms that act on the current filters (<form data-query-from="#filters">) send them as "query",
+  // so they follow filter changes made through htmx without a page reload.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var source = form.dataset && form.dataset.queryFrom && document.querySelector(form.dataset.queryFrom);
+    var field = form.querySelector && form.querySelector('input[name="query"]');
+    if (source && field) {
+      field.value = new URLSearchParams(new FormData(source)).toString();
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { closeAlertsLater(document); });
   document.addEventListener("htmx:afterSwap", function (event) { closeAlertsLater(event.target); });
 })();
