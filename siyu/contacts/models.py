@@ -343,21 +343,61 @@ class JobStatus(models.TextChoices):
 
 
 class ImportJob(TenantModel):
+    """One uploaded file on its way in: uploaded → mapped (confirmed) → validated and written in batches."""
+
     created_by = models.ForeignKey(Member, null=True, on_delete=models.SET_NULL, related_name="+")
     file_name = models.CharField(max_length=255)
-    file_path = models.CharField(max_length=500)
+    file_path = models.CharField(max_length=500)  # relative to MEDIA_ROOT
     file_size = models.PositiveBigIntegerField(default=0)
+    file_format = models.CharField(max_length=5, default="csv")  # csv | xlsx
+    encoding = models.CharField(max_length=20, blank=True)  # csv only
+    delimiter = models.CharField(max_length=1, default=",")  # csv only
+    headers = models.JSONField(default=list, blank=True)  # the header row, as read
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
     mapping = models.JSONField(default=dict, blank=True)  # column index → target field
     dedupe_by = models.CharField(max_length=30, default="phone")
     on_duplicate = models.CharField(max_length=10, default="update")  # update | skip
+    language = models.CharField(max_length=10, blank=True)  # for messages in the error report
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
     failed_count = models.PositiveIntegerField(default=0)
     error_report_path = models.CharField(max_length=500, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="importjob_ws_created")]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status == JobStatus.DONE else 0
+        return min(100, self.processed_rows * 100 // self.total_rows)
+
+
+class ExportJob(TenantModel):
+    """A filtered contact list written to a file in the background; downloadable by its creator only."""
+
+    created_by = models.ForeignKey(Member, null=True, on_delete=models.SET_NULL, related_name="+")
+    file_format = models.CharField(max_length=5, default="xlsx")  # xlsx | csv
+    filters = models.JSONField(default=dict, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=10, blank=True)  # for the header row
+    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    file_path = models.CharField(max_length=500, blank=True)  # relative to MEDIA_ROOT
     message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -365,20 +405,13 @@ class ImportJob(TenantModel):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workspace", "created_by", "-created_at"], name="exportjob_ws_creator")]
 
+    def __str__(self) -> str:
+        return f"export {self.id}"
 
-class ExportJob(TenantModel):
-    created_by = models.ForeignKey(Member, null=True, on_delete=models.SET_NULL, related_name="+")
-    file_format = models.CharField(max_length=5, default="xlsx")  # xlsx | csv
-    filters = models.JSONField(default=dict, blank=True)
-    columns = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.PENDING)
-    total_rows = models.PositiveIntegerField(default=0)
-    processed_rows = models.PositiveIntegerField(default=0)
-    file_path = models.CharField(max_length=500, blank=True)
-    message = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
+    @property
+    def percent(self) -> int:
+        if not self.total_rows:
+            return 100 if self.status == JobStatus.DONE else 0
+        return min(100, self.processed_rows * 100 // self.total_rows)

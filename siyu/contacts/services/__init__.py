@@ -15,8 +15,17 @@ from siyu.contacts.services.contacts import (
     identity_remove,
     timeline_record,
 )
+from siyu.contacts.services.exporting import export_column_choices, export_job_create, export_job_run
 from siyu.contacts.services.fields import custom_field_create, custom_field_delete, custom_field_update
 from siyu.contacts.services.follow_ups import follow_up_complete, follow_up_create
+from siyu.contacts.services.importing import (
+    import_job_configure,
+    import_job_confirm,
+    import_job_create,
+    import_job_run,
+    import_preview,
+    import_target_choices,
+)
 from siyu.contacts.services.saved_views import saved_view_create, saved_view_delete
 from siyu.contacts.services.tags import (
     contact_tags_add,
@@ -56,10 +65,19 @@ __all__ = [
     "custom_field_create",
     "custom_field_delete",
     "custom_field_update",
+    "export_column_choices",
+    "export_job_create",
+    "export_job_run",
     "follow_up_complete",
     "follow_up_create",
     "identity_add",
     "identity_remove",
+    "import_job_configure",
+    "import_job_confirm",
+    "import_job_create",
+    "import_job_run",
+    "import_preview",
+    "import_target_choices",
     "saved_view_create",
     "saved_view_delete",
     "tag_create",
