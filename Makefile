@@ -9,6 +9,9 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 .PHONY: demo test install install-dev lint typecheck pytest pytest-postgres browser-deps messages bench clean
 
 $(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "Siyu needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1). Try: make demo PYTHON=python3.11"; \
+		exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e .
@@ -21,9 +24,11 @@ $(BIN)/.installed-dev: $(BIN)/.installed pyproject.toml
 install: $(BIN)/.installed
 install-dev: $(BIN)/.installed-dev
 
+# A local demo runs with SIYU_DEBUG=1 (development secret key, local hosts only); see README.
+demo: export SIYU_DEBUG ?= 1
 demo: install
-	$(BIN)/siyu migrate
-	$(BIN)/siyu demo
+	$(BIN)/siyu migrate --no-input --verbosity 0
+	$(BIN)/siyu demo --url http://$(HOST):$(PORT)/
 	$(BIN)/siyu serve --host $(HOST) --port $(PORT)
 
 lint: install-dev

@@ -8,7 +8,14 @@ from siyu.core.errors import NotFound
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import ApiKey, AuditEntry, Member, Team, Workspace
-from siyu.tenancy.roles import API_KEY_SCOPE_PERMISSIONS, ROLE_PERMISSIONS, ROLE_SCOPE, DataScope, Permission
+from siyu.tenancy.roles import (
+    API_KEY_SCOPE_PERMISSIONS,
+    ROLE_PERMISSIONS,
+    ROLE_SCOPE,
+    DataScope,
+    Permission,
+    Role,
+)
 
 
 def team_subtree_ids(*, team_id: UUID) -> set[UUID]:
@@ -70,6 +77,27 @@ def workspace_get(*, workspace_id: UUID) -> Workspace:
         return Workspace.objects.get(id=workspace_id)
     except Workspace.DoesNotExist as exc:
         raise NotFound("Workspace not found.") from exc
+
+
+def user_get_by_username(*, username: str) -> User | None:
+    return User.objects.filter(username=username).first()
+
+
+def workspace_get_by_slug(*, slug: str) -> Workspace:
+    try:
+        return Workspace.objects.get(slug=slug)
+    except Workspace.DoesNotExist as exc:
+        raise NotFound(f"There is no workspace with the slug “{slug}”.") from exc
+
+
+def workspace_owner() -> Member | None:
+    """The active workspace's longest-standing active owner (who operator commands act as)."""
+    return (
+        Member.objects.filter(role=Role.OWNER, is_active=True)
+        .select_related("user")
+        .order_by("created_at")
+        .first()
+    )
 
 
 def member_list(*, active_only: bool = True) -> QuerySet[Member]:
