@@ -1,10 +1,15 @@
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
 from uuid import UUID
 
 from django.contrib.auth.models import User
-from django.db.models import QuerySet
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, Q, QuerySet
 
 from siyu.core.errors import NotFound
+from siyu.core.errors import ValidationError as CoreValidationError
+from siyu.core.pagination import Page, decode_cursor, encode_cursor
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import ApiKey, AuditEntry, Member, Team, Workspace
@@ -134,3 +139,92 @@ def audit_entry_list(*, action: str | None = None, member_id: UUID | None = None
     if member_id:
         entries = entries.filter(member_id=member_id)
     return entries
+
+
+def api_key_get(*, api_key_id: UUID | str) -> ApiKey:
+    try:
+        return ApiKey.objects.select_related("created_by").get(id=api_key_id)
+    except (ApiKey.DoesNotExist, ValueError, DjangoValidationError) as exc:
+        raise NotFound("API key not found.") from exc
+
+
+@dataclass(frozen=True)
+class TeamNode:
+    """One team in the department tree, in display order."""
+
+    team: Team
+    depth: int
+    member_count: int  # active members directly in this team
+    subtree_member_count: int  # active members in this team and all its sub-teams
+    child_count: int
+
+
+def team_tree() -> list[TeamNode]:
+    """The department tree, depth-first and sorted by name, with member counts (two queries)."""
+    teams = list(Team.objects.order_by("name"))
+    direct: dict[UUID, int] = {
+        row["team_id"]: row["n"]
+        for row in Member.objects.filter(is_active=True, team__isnull=False)
+        .order_by()
+        .values("team_id")
+        .annotate(n=Count("id"))
+    }
+    children: dict[UUID | None, list[Team]] = defaultdict(list)
+    known = {t.id for t in teams}
+    for team in teams:
+        children[team.parent_id if team.parent_id in known else None].append(team)
+
+    def subtree_total(team: Team) -> int:
+        return direct.get(team.id, 0) + sum(subtree_total(child) for child in children[team.id])
+
+    nodes: list[TeamNode] = []
+
+    def walk(parent_id: UUID | None, depth: int) -> None:
+        for team in children[parent_id]:
+            nodes.append(
+                TeamNode(
+                    team=team,
+                    depth=depth,
+                    member_count=direct.get(team.id, 0),
+                    subtree_member_count=subtree_total(team),
+                    child_count=len(children[team.id]),
+                )
+            )
+            walk(team.id, depth + 1)
+
+    walk(None, 0)
+    return nodes
+
+
+def audit_entry_filtered(
+    *,
+    action: str | None = None,
+    member_id: UUID | None = None,
+    created_from: date | None = None,
+    created_to: date | None = None,
+) -> QuerySet[AuditEntry]:
+    """The audit log narrowed by action, member and an inclusive date range (in the site's time zone)."""
+    entries = audit_entry_list(action=action, member_id=member_id)
+    if created_from:
+        entries = entries.filter(created_at__date__gte=created_from)
+    if created_to:
+        entries = entries.filter(created_at__date__lte=created_to)
+    return entries
+
+
+def audit_entry_page(*, entries: QuerySet[AuditEntry], cursor: str | None, limit: int) -> Page[AuditEntry]:
+    """Newest first, keyset-paged on (created_at, id): chronological even for ids minted in the same ms."""
+    rows = entries.order_by("-created_at", "-id")
+    if cursor:
+        raw = decode_cursor(cursor)
+        moment_text, _sep, id_text = raw.partition("|")
+        try:
+            moment, last_id = datetime.fromisoformat(moment_text), UUID(id_text)
+        except ValueError as exc:
+            raise CoreValidationError("The cursor is not valid.", fields={"cursor": "Invalid."}) from exc
+        rows = rows.filter(Q(created_at__lt=moment) | Q(created_at=moment, id__lt=last_id))
+    items = list(rows[: limit + 1])
+    has_more = len(items) > limit
+    items = items[:limit]
+    next_cursor = encode_cursor(f"{items[-1].created_at.isoformat()}|{items[-1].id}") if has_more else None
+    return Page(items=items, next_cursor=next_cursor, has_more=has_more)

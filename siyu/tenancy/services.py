@@ -80,10 +80,28 @@ def team_update(*, actor: Actor, team: Team, name: str, parent: Team | None) -> 
         raise ValidationError(
             _("A team cannot sit under itself or one of its sub-teams."), fields={"parent": _("Cycle.")}
         )
-    team.name = name.strip() or team.name
+    name = name.strip() or team.name
+    if Team.objects.filter(parent=parent, name=name).exclude(id=team.id).exists():
+        raise Conflict(
+            _("A team named “%(name)s” already exists there.") % {"name": name}, fields={"name": ""}
+        )
+    team.name = name
     team.parent = parent
     team.save(update_fields=["name", "parent"])
     return team
+
+
+@transaction.atomic
+def team_delete(*, actor: Actor, team: Team) -> None:
+    """Delete an empty team; one with sub-teams or active members is refused (inactive members lose it)."""
+    actor.require(Permission.MEMBERS_MANAGE)
+    if Team.objects.filter(parent=team).exists():
+        raise Conflict(_("“%(name)s” still has sub-teams; move or delete them first.") % {"name": team.name})
+    if Member.objects.filter(team=team, is_active=True).exists():
+        raise Conflict(
+            _("“%(name)s” still has members; move them to another team first.") % {"name": team.name}
+        )
+    team.delete()
 
 
 @transaction.atomic
@@ -100,7 +118,10 @@ def member_create(
     actor.require(Permission.MEMBERS_MANAGE)
     if role == Role.OWNER and not (actor.member and actor.member.role == Role.OWNER):
         raise ValidationError(_("Only an owner can add another owner."), fields={"role": _("Not allowed.")})
-    user = user_get_or_create(username=username, password=password, email=email)
+    # An existing account (a member of another workspace) joins as it is: its password is never reset here.
+    user = User.objects.filter(username=username).first() or user_get_or_create(
+        username=username, password=password, email=email
+    )
     if Member.objects.filter(user=user).exists():
         raise Conflict(_("%(username)s is already a member of this workspace.") % {"username": username})
     member = Member.objects.create(user=user, display_name=display_name, role=role, team=team)
