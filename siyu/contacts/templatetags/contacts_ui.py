@@ -154,3 +154,22 @@ def field_change_value(value: Any, name: str) -> str:
     if isinstance(value, list):
         return "、".join(str(v) for v in value)
     return str(value)
+
+
+TIMELINE_ICONS = {
+    "created": "user-plus",
+    "imported": "file-import",
+    "updated": "edit",
+    "stage_changed": "progress",
+    "follow_up": "message",
+    "tags_added": "tag",
+    "tags_removed": "tag-off",
+    "owner_changed": "user-check",
+    "identity_added": "fingerprint",
+    "merged": "git-merge",
+}
+
+
+@register.filter
+def timeline_icon(kind: str) -> str:
+    return TIMELINE_ICONS.get(kind, "timeline-event")
