@@ -343,7 +343,11 @@ def test_another_workspace_sees_nothing(workspace, other_workspace, admin_actor)
 
 def test_multi_select_custom_filter_matches_all_values(admin_actor):
     custom_field_create(
-        actor=admin_actor, label="兴趣", key="interests", type=FieldType.MULTI_SELECT, options=["美白", "保湿", "抗老"]
+        actor=admin_actor,
+        label="兴趣",
+        key="interests",
+        type=FieldType.MULTI_SELECT,
+        options=["美白", "保湿", "抗老"],
     )
     ContactFactory(name="甲", custom={"interests": ["美白", "保湿"]})
     ContactFactory(name="乙", custom={"interests": ["保湿"]})
@@ -356,3 +360,8 @@ def test_multi_select_custom_filter_matches_all_values(admin_actor):
     assert found(["保湿"]) == {"甲", "乙"}
     assert found(["美白", "保湿"]) == {"甲"}
     assert found(["抗老"]) == set()
+
+
+def test_custom_field_keys_come_from_the_pinyin_of_chinese_labels(admin_actor):
+    field = custom_field_create(actor=admin_actor, label="会员等级", type=FieldType.TEXT)
+    assert field.key == "hui_yuan_deng_ji"

@@ -5,6 +5,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from pypinyin import lazy_pinyin
 
 from siyu.contacts.models import CustomField, FieldType
 from siyu.contacts.services.values import CONTACT_FIELDS
@@ -42,7 +43,7 @@ def custom_field_create(
 ) -> CustomField:
     actor.require(Permission.FIELDS_MANAGE)
     label, type, cleaned_options = _clean_definition(label=label, type=type, options=options)
-    key = slugify(key or label).replace("-", "_")[:50]
+    key = slugify(key or "_".join(lazy_pinyin(label))).replace("-", "_")[:50]
     if not key:
         key = f"field_{CustomField.objects.count() + 1}"
     if key in CONTACT_FIELDS:
