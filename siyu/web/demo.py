@@ -67,6 +67,7 @@ DEMO_SEED = 20250618
 DEMO_CONTACTS = 5000
 DEMO_SOURCE = "demo"
 WECHAT_APP_ID = "wx5f1c8a9d3e2b7460"  # the brand's official account, namespace of its openids
+BATCH = 1000  # contacts per upsert call and per transaction
 DUE_TODAY_PER_REP = 5
 OVERDUE_PER_REP = 4
 _M = TypeVar("_M", bound=models.Model)
@@ -235,6 +236,22 @@ FOLLOW_UP_TEXTS = {
     ),
     FollowUpKind.EMAIL: ("邮件发送了企业团购报价单",),
 }
+# What the last follow-up said when it set a date to follow up again.
+NEXT_STEP_TEXTS = {
+    FollowUpKind.WECHAT: (
+        "客户说月底发工资再下单，约好到时提醒她用会员券",
+        "试用装已寄出，约好一周后问问使用感受",
+        "客户在比较两款防晒，答应整理一份对比发给她",
+        "客户想给妈妈买抗老套装，等她确认预算后再联系",
+    ),
+    FollowUpKind.CALL: (
+        "电话里客户说最近出差，约好回来后再聊会员升级",
+        "客户对周年庆活动感兴趣，活动上线当天电话通知",
+    ),
+    FollowUpKind.VISIT: ("门店做了皮肤检测，约好两周后回店复测",),
+    FollowUpKind.NOTE: ("客户生日快到了，记得发生日礼券",),
+    FollowUpKind.EMAIL: ("团购报价已发，等对方采购回复",),
+}
 SERVICE_TEXTS = (
     "咨询快递进度，已催促仓库发货",
     "申请退换货，已登记并告知流程",
@@ -277,10 +294,11 @@ def demo_load(
     """Create the demo workspace, or refresh it: running it again never duplicates anything."""
     started = time.monotonic()
     workspace = _workspace(password=password)
-    with workspace_scope(workspace.id), transaction.atomic():
-        members = _members(password=password)
-        actor = actor_for_member(member=members["demo-admin"])
-        _setup(actor=actor)
+    with workspace_scope(workspace.id):
+        with transaction.atomic():
+            members = _members(password=password)
+            actor = actor_for_member(member=members["demo-admin"])
+            _setup(actor=actor)
         rng = random.Random(seed)  # noqa: S311 - reproducible fake data, not secrets
         plans = _plans(rng=rng, members=members, count=contacts)
         _contacts_replace(actor=actor, plans=plans, rng=rng)
@@ -544,32 +562,40 @@ def _plan_follow_ups(*, rng: random.Random, plans: list[_ContactPlan], members: 
         times = sorted(_moment_between(rng, plan.created_at, latest) for _ in range(rng.randint(1, 3)))
         for index, at in enumerate(times):
             kind = _weighted(rng, FOLLOW_UP_KINDS)
+            is_last = index == len(times) - 1
+            texts = NEXT_STEP_TEXTS if is_last and next_on is not None else FOLLOW_UP_TEXTS
             plan.follow_ups.append(
                 _FollowUpPlan(
                     author=owner,
                     kind=kind,
-                    content=rng.choice(FOLLOW_UP_TEXTS[kind]),
+                    content=rng.choice(texts[kind]),
                     at=at,
-                    next_on=next_on if index == len(times) - 1 else None,
+                    next_on=next_on if is_last else None,
                 )
             )
 
 
 def _contacts_replace(*, actor: Actor, plans: list[_ContactPlan], rng: random.Random) -> None:
-    Contact.objects.all().delete()  # a refresh starts from a clean slate (satellites cascade)
+    """Replace the demo's contacts, committing batch by batch.
+
+    Short transactions keep a running server (and its worker) responsive on SQLite, where a writer
+    holds the whole database; a refresh interrupted half-way is completed by running it again.
+    """
+    with transaction.atomic():
+        Contact.objects.all().delete()  # a refresh starts from a clean slate (satellites cascade)
     key = UpsertKey(type="phone")
-    contact_ids: list[UUID] = []
-    for start in range(0, len(plans), 1000):
-        batch = plans[start : start + 1000]
-        results = contacts_upsert(actor=actor, rows=[p.row for p in batch], key=key, source=DEMO_SOURCE)
-        failed = [(r.index + start, r.errors) for r in results if r.status != "created"]
-        if failed:
-            raise RuntimeError(f"The demo generator produced rows the services refuse: {failed[:3]}")
-        contact_ids += [r.contact_id for r in results if r.contact_id is not None]
-    # The upsert recorded today's creation; replace it with each contact's past.
-    StageChange.objects.all().delete()
-    TimelineEntry.objects.all().delete()
-    _history_write(plans=plans, contact_ids=contact_ids, rng=rng)
+    for start in range(0, len(plans), BATCH):
+        batch = plans[start : start + BATCH]
+        with transaction.atomic():
+            results = contacts_upsert(actor=actor, rows=[p.row for p in batch], key=key, source=DEMO_SOURCE)
+            failed = [(r.index + start, r.errors) for r in results if r.status != "created"]
+            if failed:
+                raise RuntimeError(f"The demo generator produced rows the services refuse: {failed[:3]}")
+            contact_ids = [r.contact_id for r in results if r.contact_id is not None]
+            # The upsert recorded today's creation; replace it with each contact's past.
+            StageChange.objects.filter(contact_id__in=contact_ids).delete()
+            TimelineEntry.objects.filter(contact_id__in=contact_ids).delete()
+            _history_write(plans=batch, contact_ids=contact_ids, rng=rng)
 
 
 def _history_write(*, plans: list[_ContactPlan], contact_ids: list[UUID], rng: random.Random) -> None:
