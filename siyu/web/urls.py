@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, path
 
-from siyu.web import views
+from siyu.web import health, views
 
 app_name = "web"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -8,4 +8,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("workspace/switch/", views.switch_workspace, name="switch_workspace"),
+    path("healthz", health.healthz, name="healthz"),
 ]

@@ -9,7 +9,14 @@ from playwright.sync_api import Browser, Page, expect
 from siyu.contacts.models import ContactTag, FollowUp
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.roles import Role
-from tests.factories import ContactFactory, MemberFactory, TagFactory, TagGroupFactory, UserFactory, WorkspaceFactory
+from tests.factories import (
+    ContactFactory,
+    MemberFactory,
+    TagFactory,
+    TagGroupFactory,
+    UserFactory,
+    WorkspaceFactory,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "correct-horse-battery"
