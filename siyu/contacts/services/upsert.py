@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
-from django.db import transaction
+from django.db import connections, router, transaction
+from django.db.models import Model
+from django.db.models.constants import OnConflict
 from django.utils.translation import gettext as _
 
 from siyu.contacts.models import (
@@ -110,6 +112,34 @@ def _apply(contact: Contact, values: Mapping[str, Any]) -> dict[str, Any]:
                     merged[key] = value
         contact.custom = merged
     return changed
+
+
+def _insert(objs: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
+    """Insert new rows with one prepared statement run for every row (executemany).
+
+    The same columns, values and defaults as `bulk_create`, without compiling SQL for every batch
+    of ~50 rows and preparing each value through the query compiler, which dominated import profiles.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    connection = connections[router.db_for_write(model)]
+    fields = list(model._meta.local_concrete_fields)
+    on_conflict = OnConflict.IGNORE if ignore_conflicts else None
+    quote = connection.ops.quote_name
+    suffix = connection.ops.on_conflict_suffix_sql(fields, on_conflict, [], []) if on_conflict else ""
+    sql = (
+        f"{connection.ops.insert_statement(on_conflict=on_conflict)} {quote(model._meta.db_table)} "
+        f"({', '.join(quote(str(f.column)) for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))}) {suffix}"
+    )
+    rows = []
+    for obj in objs:
+        obj._stamp_workspace()  # type: ignore[attr-defined]
+        rows.append(tuple(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields))
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+    for obj in objs:
+        obj._state.adding, obj._state.db = False, connection.alias
 
 
 def contacts_upsert(
@@ -256,10 +286,10 @@ def _write(
     updated = [c for c in touched.values() if c.id in changes]
     for contact in updated:
         contact.updated_at = moment
-    Contact.objects.bulk_create(created)
+    _insert(created)
     if updated:
         Contact.objects.bulk_update(updated, [*UPDATABLE, "stage"])
-    Identity.objects.bulk_create(new_identities, ignore_conflicts=True)
+    _insert(new_identities, ignore_conflicts=True)
     member = actor.member
     stage_rows = [
         StageChange(contact_id=c.id, from_stage="", to_stage=c.stage, reason=source, member=member)
@@ -272,7 +302,7 @@ def _write(
         for cid, (before, after) in stage_moves.items()
         if cid not in created_ids
     ]
-    StageChange.objects.bulk_create(stage_rows)
+    _insert(stage_rows)
     kind = TimelineKind.IMPORTED if source == "import" else TimelineKind.CREATED
     timeline = [
         TimelineEntry(contact_id=c.id, kind=kind, data={"source": source}, member=member) for c in created
@@ -283,7 +313,7 @@ def _write(
         )
         for cid, row in changes.items()
     ]
-    TimelineEntry.objects.bulk_create(timeline)
+    _insert(timeline)
     tagged = _add_tags(actor=actor, tag_names=tag_names)
     for result in results:
         if result.status == "unchanged" and result.contact_id in tagged:
@@ -311,6 +341,6 @@ def _add_tags(*, actor: Actor, tag_names: Mapping[UUID, list[str]]) -> set[UUID]
                     member=actor.member,
                 )
             )
-    ContactTag.objects.bulk_create(rows, ignore_conflicts=True)
-    TimelineEntry.objects.bulk_create(entries)
+    _insert(rows, ignore_conflicts=True)
+    _insert(entries)
     return {entry.contact_id for entry in entries}
