@@ -5,7 +5,7 @@ from typing import Any
 import factory
 from django.contrib.auth import get_user_model
 
-from siyu.contacts.cleaning import name_search_keys
+from siyu.contacts.cleaning import name_search_keys, reversed_digits
 from siyu.contacts.models import Channel, Contact, CustomField, FieldType, Identity, Tag, TagGroup
 from siyu.tenancy.models import Member, Team, Workspace
 from siyu.tenancy.roles import Role
@@ -61,6 +61,7 @@ class ContactFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class: type[Contact], *args: Any, **kwargs: Any) -> Contact:
         kwargs["name_pinyin"], kwargs["name_initials"] = name_search_keys(kwargs.get("name", ""))
+        kwargs["phone_reversed"] = reversed_digits(kwargs.get("phone", ""))
         contact: Contact = super()._create(model_class, *args, **kwargs)
         for kind in ("phone", "email"):
             if getattr(contact, kind):

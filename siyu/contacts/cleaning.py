@@ -3,6 +3,7 @@
 Each function raises ValueError with a human sentence; callers attach the field path.
 """
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -44,6 +45,7 @@ _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y%m%d", "%Y年%m月%d日"
 _SPACES = re.compile(r"[\s\-()（）]")
 
 
+@functools.lru_cache(maxsize=65_536)
 def name_search_keys(name: str) -> tuple[str, str]:
     """(full pinyin, initials) for name search: 张三 → ("zhangsan", "zs")."""
     if not name:
@@ -51,6 +53,11 @@ def name_search_keys(name: str) -> tuple[str, str]:
     syllables = [s.lower() for s in lazy_pinyin(name, errors="default") if s.strip()]
     words = [s for s in (re.sub(r"[^a-z0-9]", "", s) for s in syllables) if s]
     return "".join(words)[:300], "".join(w[0] for w in words)[:100]
+
+
+def reversed_digits(phone: str) -> str:
+    """The phone's digits back to front: a phone-suffix search ("尾号 8000") becomes an indexed prefix search."""
+    return "".join(ch for ch in reversed(phone) if ch.isdigit())
 
 
 def clean_phone(raw: Any, *, region: str | None = None) -> str:

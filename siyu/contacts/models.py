@@ -80,6 +80,7 @@ class Contact(TenantModel):
     name_pinyin = models.CharField(max_length=300, blank=True, editable=False)
     name_initials = models.CharField(max_length=100, blank=True, editable=False)
     phone = models.CharField(_("phone"), max_length=20, blank=True)  # E.164
+    phone_reversed = models.CharField(max_length=20, blank=True, editable=False)  # for suffix search
     email = models.EmailField(_("email"), blank=True)
     gender = models.CharField(_("gender"), max_length=10, choices=Gender.choices, blank=True, default="")
     birthday = models.DateField(_("birthday"), null=True, blank=True)
@@ -104,10 +105,11 @@ class Contact(TenantModel):
     class Meta:
         ordering = ["-id"]
         indexes = [
+            models.Index(fields=["workspace", "-id"], name="contact_ws_id"),
             models.Index(fields=["workspace", "owner", "-id"], name="contact_ws_owner"),
             models.Index(fields=["workspace", "stage", "-id"], name="contact_ws_stage"),
             models.Index(fields=["workspace", "channel", "-id"], name="contact_ws_channel"),
-            models.Index(fields=["workspace", "phone"], name="contact_ws_phone"),
+            models.Index(fields=["workspace", "phone_reversed"], name="contact_ws_phone_rev"),
             models.Index(fields=["workspace", "email"], name="contact_ws_email"),
             models.Index(fields=["workspace", "name_pinyin"], name="contact_ws_pinyin"),
             models.Index(fields=["workspace", "name_initials"], name="contact_ws_initials"),
@@ -182,7 +184,7 @@ class Identity(TenantModel):
             )
         ]
         indexes = [
-            models.Index(fields=["workspace", "contact"], name="identity_ws_contact"),
+            models.Index(fields=["workspace", "contact", "type"], name="identity_ws_contact"),
             models.Index(fields=["workspace", "value"], name="identity_ws_value"),
         ]
 
@@ -405,7 +407,9 @@ class ExportJob(TenantModel):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["workspace", "created_by", "-created_at"], name="exportjob_ws_creator")]
+        indexes = [
+            models.Index(fields=["workspace", "created_by", "-created_at"], name="exportjob_ws_creator")
+        ]
 
     def __str__(self) -> str:
         return f"export {self.id}"

@@ -11,6 +11,7 @@ from django.db.models import BooleanField, Count, Model, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
+from siyu.contacts.cleaning import reversed_digits
 from siyu.contacts.models import (
     Channel,
     Contact,
@@ -123,28 +124,35 @@ class ContactFilters:
         )
 
 
+def _prefix(field: str, value: str) -> Q:
+    """`field` starts with `value`, written as a range so that a plain index serves it on every database
+    (LIKE 'x%' needs special collations or operator classes to use one)."""
+    return Q(**{f"{field}__gte": value, f"{field}__lt": value + "\U0010ffff"})
+
+
 def contact_search_q(query: str) -> Q:
-    """Name, pinyin ("zhangsan") and initials ("zs"), phone suffix, email and identity values."""
+    """Name, pinyin ("zhangsan") and initials ("zs"), phone suffix ("尾号"), email and identity values.
+
+    Every branch is an indexed range or equality, so the OR is answered from indexes, not a scan.
+    """
     query = query.strip()
     if not query:
         return Q()
     lowered = query.lower()
     identity_match = Q(id__in=Identity.objects.filter(value=query).values("contact_id"))
     if _DIGITS.match(query):
-        digits = query.lstrip("+")
-        return Q(phone__endswith=digits) | identity_match
+        return _prefix("phone_reversed", reversed_digits(query)) | identity_match
     if "@" in query:
-        return Q(email__istartswith=lowered) | identity_match
+        return _prefix("email", lowered) | identity_match
     compact = lowered.replace(" ", "")
     if _ASCII_WORD.match(compact):
         return (
-            Q(name_pinyin__startswith=compact)
-            | Q(name_initials__startswith=compact)
-            | Q(email__istartswith=compact)
-            | Q(name__istartswith=query)
+            _prefix("name_pinyin", compact)
+            | _prefix("name_initials", compact)
+            | _prefix("email", compact)
             | identity_match
         )
-    return Q(name__contains=query) | Q(company__contains=query) | identity_match
+    return _prefix("name", query) | identity_match
 
 
 def contact_list(*, actor: Actor, filters: ContactFilters | None = None) -> QuerySet[Contact]:
@@ -203,7 +211,9 @@ def _custom_list_has_all(contacts: QuerySet[Contact], key: str, values: list[Any
         return contacts.filter(**{f"custom__{key}__contains": values})
     # SQLite has no JSON containment; ask json_each for each wanted value instead. Only the
     # constant table name is interpolated; the key and the value are bound parameters.
-    sql = f"EXISTS (SELECT 1 FROM json_each({Contact._meta.db_table}.custom, %s) AS item WHERE item.value = %s)"  # noqa: S608
+    sql = (
+        f"EXISTS (SELECT 1 FROM json_each({Contact._meta.db_table}.custom, %s) AS item WHERE item.value = %s)"  # noqa: S608
+    )
     for value in values:
         contacts = contacts.filter(
             RawSQL(  # noqa: S611

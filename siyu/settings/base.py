@@ -119,6 +119,8 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
 else:
     _database.setdefault("OPTIONS", {})
     _database["CONN_HEALTH_CHECKS"] = True
+    # Lets parallel test runs on one server use separate test databases.
+    _database["TEST"] = {"NAME": os.environ.get("SIYU_TEST_DB_NAME") or None}
 DATABASES = {"default": _database}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -44,6 +44,7 @@ from siyu.contacts.services import (
     tag_create,
     tag_group_create,
 )
+from siyu.core.db import planner_statistics_refresh
 from siyu.core.errors import NotFound
 from siyu.core.ids import uuid7
 from siyu.core.tenancy import active_workspace_id, workspace_scope
@@ -302,6 +303,7 @@ def demo_load(
         rng = random.Random(seed)  # noqa: S311 - reproducible fake data, not secrets
         plans = _plans(rng=rng, members=members, count=contacts)
         _contacts_replace(actor=actor, plans=plans, rng=rng)
+    planner_statistics_refresh()
     return DemoSummary(
         workspace=workspace,
         logins=[(m.username, m.display_name, str(Role(m.role).label)) for m in MEMBERS],

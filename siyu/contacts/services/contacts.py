@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from siyu.contacts.cleaning import name_search_keys
+from siyu.contacts.cleaning import name_search_keys, reversed_digits
 from siyu.contacts.models import (
     STAGE_ORDER,
     Contact,
@@ -50,9 +50,13 @@ def _display(value: Any) -> Any:
     return value
 
 
-def contact_set_name(contact: Contact, name: str) -> None:
-    contact.name = name
-    contact.name_pinyin, contact.name_initials = name_search_keys(name)
+def contact_set_field(contact: Contact, name: str, value: Any) -> None:
+    """Set a plain field, keeping the search keys derived from it (pinyin, initials, reversed phone) in step."""
+    setattr(contact, name, value)
+    if name == "name":
+        contact.name_pinyin, contact.name_initials = name_search_keys(value)
+    elif name == "phone":
+        contact.phone_reversed = reversed_digits(value)
 
 
 def _require_owner_allowed(actor: Actor, owner: Member | None, *, current: Member | None) -> None:
@@ -123,8 +127,8 @@ def contact_create(
     contact = Contact(owner=owner, channel=values.get("channel"), stage=values.get("stage", Stage.VISITOR))
     for name in PLAIN_FIELDS:
         if name in values:
-            setattr(contact, name, values[name] if values[name] is not None else _empty(name))
-    contact_set_name(contact, values.get("name", ""))
+            contact_set_field(contact, name, values[name] if values[name] is not None else _empty(name))
+    contact_set_field(contact, "name", values.get("name", ""))
     contact.custom = {k: v for k, v in values.get("custom", {}).items() if v is not None}
     contact.save()
     Identity.objects.bulk_create(
@@ -165,10 +169,7 @@ def contact_update(
         if new == old:
             continue
         changed[name] = {"from": _display(old), "to": _display(new)}
-        if name == "name":
-            contact_set_name(contact, new)
-        else:
-            setattr(contact, name, new)
+        contact_set_field(contact, name, new)
         if name in ("phone", "email") and new:
             identities_to_add.append((name, "", new))
     _raise_on_conflicts(_identity_conflicts(identities_to_add, contact_id=contact.id))
@@ -401,8 +402,8 @@ def contact_merge(*, actor: Actor, survivor: Contact, other: Contact) -> Contact
     preview = contact_merge_preview(survivor=survivor, other=other)
     for name in (*PLAIN_FIELDS, "owner", "channel", "custom"):
         value = _merged_value(name, getattr(survivor, name), getattr(other, name))
-        if name == "name":
-            contact_set_name(survivor, value)
+        if name in PLAIN_FIELDS:
+            contact_set_field(survivor, name, value)
         else:
             setattr(survivor, name, value)
     if other.created_at < survivor.created_at:

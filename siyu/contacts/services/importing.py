@@ -41,6 +41,7 @@ from siyu.contacts.spreadsheets import (
     read_rows,
     refuse,
 )
+from siyu.core.db import planner_statistics_refresh
 from siyu.core.errors import PayloadTooLarge, ValidationError
 from siyu.core.time import now
 from siyu.tenancy.actor import Actor
@@ -656,6 +657,7 @@ def import_job_run(*, actor: Actor, job: ImportJob, progress: ProgressCallback |
             )
             raise
         _finish(job, status=JobStatus.DONE)
+        planner_statistics_refresh()
         audit_record(
             actor=actor,
             action=AuditAction.CONTACTS_IMPORTED,

@@ -26,7 +26,7 @@ from siyu.contacts.models import (
     TimelineEntry,
     TimelineKind,
 )
-from siyu.contacts.services.contacts import PLAIN_FIELDS, _display, _empty, contact_set_name
+from siyu.contacts.services.contacts import PLAIN_FIELDS, _display, _empty, contact_set_field
 from siyu.contacts.services.tags import tags_for_names
 from siyu.contacts.services.values import ContactLookups, contact_values_clean
 from siyu.core.errors import ValidationError
@@ -37,7 +37,16 @@ from siyu.tenancy.roles import Permission
 
 RowStatus = Literal["created", "updated", "unchanged", "skipped", "failed"]
 MAX_BATCH = 1000
-UPDATABLE = (*PLAIN_FIELDS, "name_pinyin", "name_initials", "owner", "channel", "custom", "updated_at")
+UPDATABLE = (
+    *PLAIN_FIELDS,
+    "name_pinyin",
+    "name_initials",
+    "phone_reversed",
+    "owner",
+    "channel",
+    "custom",
+    "updated_at",
+)
 
 
 @dataclass
@@ -93,10 +102,7 @@ def _apply(contact: Contact, values: Mapping[str, Any]) -> dict[str, Any]:
         old = getattr(contact, name)
         if new != old:
             changed[name] = {"from": _display(old), "to": _display(new)}
-            if name == "name":
-                contact_set_name(contact, new)
-            else:
-                setattr(contact, name, new)
+            contact_set_field(contact, name, new)
     for name in ("owner", "channel"):
         if name in values and values[name] != getattr(contact, name):
             changed[name] = {"from": _display(getattr(contact, name)), "to": _display(values[name])}

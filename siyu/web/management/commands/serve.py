@@ -11,6 +11,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils.translation import gettext as _
 
+from siyu.core.db import planner_statistics_refresh
 from siyu.web.management.supervisor import Supervisor
 
 DATABASE_BACKEND = "django_tasks_db.DatabaseBackend"
@@ -122,6 +123,7 @@ class Command(BaseCommand):
         if plan:
             self._say(_("Applying %(n)d pending migrations…") % {"n": len(plan)})
             call_command("migrate", interactive=False, verbosity=0)
+        planner_statistics_refresh()
         # The supervisor itself never touches the database again.
         connections.close_all()
 

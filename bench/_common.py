@@ -1,0 +1,216 @@
+"""Shared plumbing for the HTTP benchmarks: a scratch database, seed data, a running `siyu serve`."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+# One web process per core: Django runs sync views one at a time per ASGI process.
+WEB_WORKERS = os.cpu_count() or 2
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = (
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建文辉晶婷玲雪琳慧欣怡佳悦梦雨思涵诗琪子轩浩宇"
+)
+CITIES = ["上海", "杭州", "北京", "广州", "深圳", "成都", "南京", "苏州", "武汉", "西安"]
+STAGES = ["visitor", "engaged", "follower", "friend", "customer", "member"]
+PREFIXES = ["138", "139", "136", "137", "150", "151", "152", "158", "159", "186", "187", "188", "177", "199"]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {cpu}, {mem_gib:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def fake_rows(count: int, *, seed: int = 7, start: int = 0) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    rows = []
+    for n in range(start, start + count):
+        name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+        phone = f"{rng.choice(PREFIXES)}{n:08d}"
+        rows.append(
+            {
+                "name": name,
+                "phone": phone,
+                "email": f"u{n}@example.com" if n % 3 == 0 else "",
+                "city": rng.choice(CITIES),
+                "stage": rng.choice(STAGES),
+            }
+        )
+    return rows
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+@dataclass
+class Latencies:
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.samples.setdefault(name, []).append(seconds * 1000)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {
+            name: {
+                "n": len(values),
+                "p50": percentile(values, 50),
+                "p95": percentile(values, 95),
+                "p99": percentile(values, 99),
+                "mean": statistics.fmean(values),
+            }
+            for name, values in self.samples.items()
+        }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def scratch_database(kind: str) -> Iterator[str]:
+    """A fresh database URL: a temp SQLite file, or a new PostgreSQL database dropped afterwards."""
+    if kind == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="siyu-bench-"))
+        try:
+            yield f"sqlite:///{folder / 'bench.sqlite3'}"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    admin_url = kind if kind.startswith("postgres") else "postgres://postgres@127.0.0.1:5432/postgres"
+    name = f"siyu_bench_{os.getpid()}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin_url.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def bench_env(database_url: str, var_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "SIYU_VAR_DIR": str(var_dir),
+            "SIYU_SECRET_KEY": "bench-secret-key-that-is-long-enough-0123456789",
+            "SIYU_DEBUG": "0",
+            "SIYU_SECURE_COOKIES": "0",
+            "SIYU_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SIYU_LOG_LEVEL": "WARNING",
+        }
+    )
+    env.pop("SIYU_TESTING", None)
+    return env
+
+
+def run_siyu(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [PYTHON, "-m", "siyu.cli", *args], env=env, cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"siyu {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+@contextmanager
+def running_server(env: dict[str, str], *extra: str) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "siyu.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers-count",
+            str(WEB_WORKERS),
+            *extra,
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/login/", timeout=2).status_code < 500:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                err = process.stderr.read().decode() if process.stderr else ""
+                raise SystemExit(f"siyu serve did not come up:\n{err[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def record(section: str, lines: list[str]) -> None:
+    """Replace (or add) `## <section>` in docs/benchmarks.md with fresh figures."""
+    path = ROOT / "docs" / "benchmarks.md"
+    text = (
+        path.read_text()
+        if path.exists()
+        else "# Benchmarks\n\nFigures from `bench/`, newest run per section.\n"
+    )
+    header = f"## {section}"
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    block = "\n".join([header, "", f"Run {stamp} on {machine()}.", "", *lines, ""])
+    if header in text:
+        start = text.index(header)
+        rest = text.find("\n## ", start + len(header))
+        text = text[:start] + block + ("\n" + text[rest + 1 :] if rest != -1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
