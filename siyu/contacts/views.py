@@ -131,7 +131,8 @@ def _owner_choices(actor: Actor) -> list[Member]:
 
 
 def _available_columns(custom_fields: list[CustomField]) -> list[Column]:
-    return [Column(key, label) for key, label in BUILTIN_COLUMNS.items()] + [
+    # Labels are resolved once here, not once per cell of a 50-row page.
+    return [Column(key, str(label)) for key, label in BUILTIN_COLUMNS.items()] + [
         Column(f"{CUSTOM_COLUMN}{f.key}", f.label, f) for f in custom_fields
     ]
 

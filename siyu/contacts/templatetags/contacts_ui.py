@@ -1,12 +1,14 @@
 """Template helpers for contact pages: list cells, stage badges, timeline sentences."""
 
+from html import escape
 from typing import Any
 
 from django import template
 from django.template.loader import select_template
+from django.urls import reverse_lazy
 from django.utils import formats
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -22,6 +24,8 @@ from siyu.contacts.models import (
 )
 
 register = template.Library()
+
+DETAIL_URL_PREFIX = reverse_lazy("contacts:list")
 
 STRENGTH_CLASSES = {
     Strength.WEAK: "bg-secondary-lt",
@@ -110,6 +114,25 @@ def contact_cell(column: Any, row: dict[str, Any]) -> SafeString | str:
     if key in ("created_at", "updated_at"):
         return formats.date_format(getattr(contact, key), "SHORT_DATE_FORMAT")
     return str(getattr(contact, key, "") or "")
+
+
+@register.simple_tag
+def contact_row_cells(columns: list[Any], row: dict[str, Any]) -> SafeString:
+    """All cells of one list row in a single call: a 50-row page renders 50 tags, not 400.
+
+    This is the hottest markup of the product, so it escapes with the standard library directly
+    instead of going through format_html for every cell.
+    """
+    contact: Contact = row["contact"]
+    prefix = str(DETAIL_URL_PREFIX)
+    cells = []
+    for column in columns:
+        if column.key == "name":
+            value = f'<a href="{prefix}{contact.id}/">{escape(str(contact))}</a>'
+        else:
+            value = conditional_escape(contact_cell(column, row))
+        cells.append(f'<td data-label="{escape(column.label)}">{value}</td>')
+    return mark_safe("".join(cells))  # noqa: S308 - every piece above is escaped
 
 
 @register.simple_tag
