@@ -143,7 +143,8 @@ def _chosen_columns(request: ActorRequest[Actor], available: list[Column]) -> li
     wanted = request.GET.getlist("col")
     if wanted:
         keys = [k for k in dict.fromkeys(wanted) if k in by_key]
-        request.session[COLUMNS_SESSION_KEY] = keys
+        if request.session.get(COLUMNS_SESSION_KEY) != keys:  # a session save is a database write
+            request.session[COLUMNS_SESSION_KEY] = keys
     else:
         keys = [k for k in request.session.get(COLUMNS_SESSION_KEY, DEFAULT_COLUMNS) if k in by_key]
     if "name" not in keys:

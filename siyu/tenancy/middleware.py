@@ -62,6 +62,7 @@ class WorkspaceMiddleware:
             return None
         wanted = request.session.get(SESSION_WORKSPACE_KEY)
         member = next((m for m in memberships if str(m.workspace_id) == wanted), memberships[0])
-        request.session[SESSION_WORKSPACE_KEY] = str(member.workspace_id)
+        if wanted != str(member.workspace_id):  # write only on change: a session save is a DB write
+            request.session[SESSION_WORKSPACE_KEY] = str(member.workspace_id)
         request.memberships = memberships  # type: ignore[attr-defined]
         return actor_for_member(member=member, ip_address=ip_address)
