@@ -33,6 +33,7 @@ from siyu.core.pagination import Page, decode_cursor, encode_cursor, paginate_by
 from siyu.core.time import today
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
+from siyu.tenancy.selectors import member_list
 
 _M = TypeVar("_M", bound=Model)
 _DIGITS = re.compile(r"^\+?\d{3,20}$")
@@ -357,14 +358,18 @@ def contact_counts_by_stage(*, actor: Actor) -> dict[str, int]:
 
 
 def contact_counts_by_owner(*, actor: Actor) -> list[tuple[UUID | None, str, int]]:
-    rows = (
-        contact_scoped(actor=actor)
-        .order_by()
-        .values("owner_id", "owner__display_name")
-        .annotate(n=Count("id"))
-        .order_by("-n")
+    """(owner id, owner name, contacts), largest first; the public pool has owner None.
+
+    Grouped on the indexed owner column alone; names are joined afterwards from the few members.
+    """
+    rows = contact_scoped(actor=actor).order_by().values_list("owner_id").annotate(n=Count("id"))
+    counts = dict(rows)
+    owners = member_list(active_only=False).filter(id__in=[o for o in counts if o])
+    names = dict(owners.values_list("id", "display_name"))
+    return sorted(
+        ((owner_id, names.get(owner_id, "") if owner_id else "", n) for owner_id, n in counts.items()),
+        key=lambda row: (-row[2], row[1]),
     )
-    return [(row["owner_id"], row["owner__display_name"] or "", row["n"]) for row in rows]
 
 
 def tag_contact_counts() -> dict[UUID, int]:

@@ -365,3 +365,19 @@ def test_multi_select_custom_filter_matches_all_values(admin_actor):
 def test_custom_field_keys_come_from_the_pinyin_of_chinese_labels(admin_actor):
     field = custom_field_create(actor=admin_actor, label="会员等级", type=FieldType.TEXT)
     assert field.key == "hui_yuan_deng_ji"
+
+
+def test_dashboard_counts_by_stage_and_owner_respect_scope(workspace, rep_actor, rep):
+    other = MemberFactory(role=Role.SALES, display_name="李销售")
+    for stage in (Stage.VISITOR, Stage.VISITOR, Stage.CUSTOMER):
+        ContactFactory(owner=rep, stage=stage)
+    ContactFactory(owner=None, stage=Stage.FRIEND)
+    ContactFactory(owner=other, stage=Stage.MEMBER)
+    assert selectors.contact_counts_by_stage(actor=rep_actor) == {"visitor": 2, "customer": 1, "friend": 1}
+    assert selectors.contact_counts_by_owner(actor=rep_actor) == [(rep.id, "销售小王", 3), (None, "", 1)]
+    manager = actor_for_member(member=MemberFactory(role=Role.ADMIN))
+    assert selectors.contact_counts_by_owner(actor=manager) == [
+        (rep.id, "销售小王", 3),
+        (None, "", 1),
+        (other.id, "李销售", 1),
+    ]
