@@ -2,6 +2,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.actor import Actor
@@ -9,6 +10,14 @@ from siyu.tenancy.models import Member, Workspace
 from siyu.tenancy.roles import Role
 from siyu.tenancy.selectors import actor_for_member
 from tests.factories import MemberFactory, WorkspaceFactory
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Each test starts in the product's default language (zh-hans), whatever an earlier request activated."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.db.models import Model, QuerySet
+from django.utils.translation import gettext as _
 
 from siyu.core.errors import ValidationError
 
@@ -30,7 +31,7 @@ def decode_cursor(cursor: str) -> str:
         (value,) = json.loads(base64.urlsafe_b64decode(padded.encode()))
         return str(value)
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise ValidationError("The cursor is not valid.", fields={"cursor": "Invalid."}) from exc
+        raise ValidationError(_("The cursor is not valid."), fields={"cursor": _("Invalid.")}) from exc
 
 
 def paginate_by_id(queryset: QuerySet[T], *, cursor: str | None, limit: int) -> Page[T]:

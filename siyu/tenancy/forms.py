@@ -9,6 +9,7 @@ from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from siyu.tenancy.models import AuditAction, Member, Team
 from siyu.tenancy.roles import ApiKeyScope, Role
@@ -134,7 +135,7 @@ class TeamForm(_TeamChoiceMixin, forms.Form):
 
 class ApiKeyCreateForm(forms.Form):
     name = forms.CharField(
-        label=_("Name"),
+        label=pgettext_lazy("name of a thing", "Name"),
         max_length=100,
         help_text=_("Say what uses the key, e.g. “ERP sync”."),
         error_messages={"required": _("Give the key a name.")},
@@ -152,7 +153,7 @@ class AuditFilterForm(forms.Form):
     """The audit log's filters, read from the query string; invalid values are reported, not guessed."""
 
     action = forms.ChoiceField(label=_("Action"), required=False)
-    member = forms.ChoiceField(label=_("Member"), required=False)
+    member = forms.ChoiceField(label=pgettext_lazy("workspace member", "Member"), required=False)
     created_from = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

@@ -2,6 +2,7 @@
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Permission(models.TextChoices):
@@ -27,7 +28,7 @@ class DataScope(models.TextChoices):
 
 
 class Role(models.TextChoices):
-    OWNER = "owner", _("Owner")
+    OWNER = "owner", pgettext_lazy("role", "Owner")
     ADMIN = "admin", _("Administrator")
     MANAGER = "manager", _("Manager")
     SALES = "sales", _("Sales rep")

@@ -6,6 +6,7 @@ from uuid import UUID
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from siyu.core.errors import NotFound
 from siyu.core.errors import ValidationError as CoreValidationError
@@ -81,7 +82,7 @@ def workspace_get(*, workspace_id: UUID) -> Workspace:
     try:
         return Workspace.objects.get(id=workspace_id)
     except Workspace.DoesNotExist as exc:
-        raise NotFound("Workspace not found.") from exc
+        raise NotFound(_("Workspace not found.")) from exc
 
 
 def user_get_by_username(*, username: str) -> User | None:
@@ -92,7 +93,7 @@ def workspace_get_by_slug(*, slug: str) -> Workspace:
     try:
         return Workspace.objects.get(slug=slug)
     except Workspace.DoesNotExist as exc:
-        raise NotFound(f"There is no workspace with the slug “{slug}”.") from exc
+        raise NotFound(_("There is no workspace with the slug “%(slug)s”.") % {"slug": slug}) from exc
 
 
 def workspace_owner() -> Member | None:
@@ -114,7 +115,7 @@ def member_get(*, member_id: UUID | str) -> Member:
     try:
         return Member.objects.select_related("team", "user").get(id=member_id)
     except (Member.DoesNotExist, ValueError) as exc:
-        raise NotFound("Member not found.") from exc
+        raise NotFound(_("Member not found.")) from exc
 
 
 def team_list() -> QuerySet[Team]:
@@ -125,7 +126,7 @@ def team_get(*, team_id: UUID | str) -> Team:
     try:
         return Team.objects.get(id=team_id)
     except (Team.DoesNotExist, ValueError) as exc:
-        raise NotFound("Team not found.") from exc
+        raise NotFound(_("Team not found.")) from exc
 
 
 def api_key_list() -> QuerySet[ApiKey]:
@@ -145,7 +146,7 @@ def api_key_get(*, api_key_id: UUID | str) -> ApiKey:
     try:
         return ApiKey.objects.select_related("created_by").get(id=api_key_id)
     except (ApiKey.DoesNotExist, ValueError, DjangoValidationError) as exc:
-        raise NotFound("API key not found.") from exc
+        raise NotFound(_("API key not found.")) from exc
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,9 @@ def audit_entry_page(*, entries: QuerySet[AuditEntry], cursor: str | None, limit
         try:
             moment, last_id = datetime.fromisoformat(moment_text), UUID(id_text)
         except ValueError as exc:
-            raise CoreValidationError("The cursor is not valid.", fields={"cursor": "Invalid."}) from exc
+            raise CoreValidationError(
+                _("The cursor is not valid."), fields={"cursor": _("Invalid.")}
+            ) from exc
         rows = rows.filter(Q(created_at__lt=moment) | Q(created_at=moment, id__lt=last_id))
     items = list(rows[: limit + 1])
     has_more = len(items) > limit

@@ -281,7 +281,8 @@ def test_malformed_json_is_400(api):
     assert response.status_code == 400
     error = error_of(response)
     assert error["code"] == "malformed_json"
-    assert error["message"].startswith("The request body is not valid JSON")
+    # The API speaks the product's default language (Simplified Chinese) unless the caller chose English.
+    assert error["message"].startswith("请求体不是有效的 JSON：")
 
 
 def test_body_over_the_limit_is_413(api, settings):

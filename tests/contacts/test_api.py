@@ -267,7 +267,7 @@ def test_bad_cursor_is_422(api, workspace):
     response = api.get("/contacts", {"cursor": "%%%"})
 
     assert response.status_code == 422
-    assert error_of(response)["fields"] == {"cursor": "Invalid."}
+    assert error_of(response)["fields"] == {"cursor": "无效。"}
 
 
 def test_contact_list_query_budget(api, admin, workspace, django_assert_max_num_queries):
@@ -499,7 +499,7 @@ def test_merge_preview_and_merge(api, contact):
     assert fields["phone"] == {"survivor": "138****1234", "other": "139****5678", "result": "138****1234"}
     assert fields["company"] == {"survivor": "", "other": "花漾", "result": "花漾"}
     assert fields["stage"]["result"] == "customer"
-    assert preview.json()["rule"].startswith("The surviving contact keeps its own values")
+    assert preview.json()["rule"].startswith("保留的客户沿用自己的资料，空白字段由另一个客户补全。")
     assert merged.status_code == 200
     assert (merged.json()["id"], merged.json()["company"], merged.json()["stage"]) == (
         str(contact.id),

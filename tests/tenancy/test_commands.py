@@ -1,11 +1,13 @@
 import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
 
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.models import AuditAction, AuditEntry, Member, Workspace
@@ -19,6 +21,13 @@ def _run(*args: str, **options: Any) -> str:
     out = io.StringIO()
     call_command(*args, stdout=out, stderr=io.StringIO(), **options)
     return out.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Iterator[None]:
+    """These tests read the commands' English messages; the Chinese default is in tests/web/test_translations.py."""
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -93,7 +93,7 @@ def test_demo_loads_a_believable_workspace_and_a_second_run_duplicates_nothing(
     assert all(p.startswith("+861") and len(p) == 14 for p in first["phones"])
     printed = out.getvalue()
     assert "http://127.0.0.1:8000/" in printed
-    assert f"Password for all of them: {DEMO_PASSWORD}" in printed
+    assert f"所有账号的密码：{DEMO_PASSWORD}" in printed
     assert "demo-sales1" in printed
     _assert_believable(workspace)
 

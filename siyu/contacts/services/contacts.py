@@ -7,6 +7,7 @@ from uuid import UUID
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from siyu.contacts.cleaning import name_search_keys, reversed_digits
 from siyu.contacts.models import (
@@ -364,7 +365,7 @@ def contact_delete(*, actor: Actor, contact: Contact) -> None:
     contact.delete()
 
 
-MERGE_RULE = _(
+MERGE_RULE = gettext_lazy(
     "The surviving contact keeps its own values; empty fields are filled from the other contact. "
     "The later lifecycle stage wins, custom fields are combined (survivor first), notes are joined, "
     "and identities, tags, follow-ups, history and timeline all move to the survivor."
