@@ -671,7 +671,9 @@ def _merge_display(name: str, value: Any) -> str:
     if name == "phone":
         return mask_phone(str(value))
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {v}" for k, v in value.items())
+        # Translators: how one "field: value" pair and the list separator read in the merge preview.
+        pair, separator = _("%(field)s: %(value)s"), _("; ")
+        return separator.join(pair % {"field": k, "value": v} for k, v in value.items())
     return str(value)
 
 

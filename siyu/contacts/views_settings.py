@@ -4,15 +4,10 @@ Same shape as the workspace settings pages: a full page, or its `section` for ht
 to its own URL and answers with the refreshed section (htmx) or a redirect (plain browser).
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from uuid import UUID
 
-from django.contrib import messages
-from django.http import HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
-from django.urls import reverse
+from django.http import HttpResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -47,7 +42,14 @@ from siyu.contacts.services import (
     tag_update,
 )
 from siyu.core.errors import DomainError
-from siyu.core.web import ActorRequest, actor_required, form_add_domain_errors, is_htmx
+from siyu.core.web import (
+    ActorRequest,
+    actor_required,
+    form_add_domain_errors,
+    is_htmx,
+    page_or_section,
+    write_succeeded,
+)
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
 
@@ -58,30 +60,6 @@ KNOWN_COLORS = frozenset(name for name, _label in TAG_COLORS)
 def _invalid_status(request: Request) -> int:
     """htmx swaps only 2xx answers, so a form with errors is 200 there and 422 for a plain browser."""
     return 200 if is_htmx(request) else 422
-
-
-def _respond(
-    request: Request, *, page: str, section: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    return render(request, section if is_htmx(request) else page, context, status=status)
-
-
-def _done(
-    request: Request, *, url_name: str, notice: str, render_section: Callable[..., HttpResponse]
-) -> HttpResponse:
-    if is_htmx(request):
-        return render_section(request, notice=notice)
-    messages.success(request, notice)
-    return HttpResponseRedirect(reverse(url_name))
-
-
-def _refused(
-    request: Request, *, url_name: str, exc: DomainError, render_section: Callable[..., HttpResponse]
-) -> HttpResponse:
-    if is_htmx(request):
-        return render_section(request, error=exc.message)
-    messages.error(request, exc.message)
-    return HttpResponseRedirect(reverse(url_name))
 
 
 # Tags ----------------------------------------------------------------------------------------------
@@ -146,7 +124,7 @@ def _tags_render(
         "notice": notice,
         "error": error,
     }
-    return _respond(
+    return page_or_section(
         request,
         page="contacts/settings/tags.html",
         section="contacts/settings/partials/tags_section.html",
@@ -176,7 +154,7 @@ def tag_group_add(request: Request) -> HttpResponse:
             form_add_domain_errors(form, exc)
         else:
             notice = _("Tag group “%(name)s” was created.") % {"name": group.name}
-            return _done(
+            return write_succeeded(
                 request, url_name="contact_settings:tags", notice=notice, render_section=_tags_render
             )
     return _tags_render(request, group_form=form, status=_invalid_status(request))
@@ -201,7 +179,7 @@ def tag_group_edit(request: Request, group_id: UUID) -> HttpResponse:
             form_add_domain_errors(form, exc)
         else:
             notice = _("Tag group “%(name)s” was saved.") % {"name": group.name}
-            return _done(
+            return write_succeeded(
                 request, url_name="contact_settings:tags", notice=notice, render_section=_tags_render
             )
     return _tags_render(request, group_edit=(group.id, form), status=_invalid_status(request))
@@ -213,7 +191,9 @@ def tag_group_delete_view(request: Request, group_id: UUID) -> HttpResponse:
     group = tag_group_get(group_id=group_id)
     tag_group_delete(actor=request.actor, group=group)
     notice = _("Tag group “%(name)s” and its tags were deleted.") % {"name": group.name}
-    return _done(request, url_name="contact_settings:tags", notice=notice, render_section=_tags_render)
+    return write_succeeded(
+        request, url_name="contact_settings:tags", notice=notice, render_section=_tags_render
+    )
 
 
 @actor_required(Permission.TAGS_MANAGE)
@@ -233,7 +213,7 @@ def tag_add(request: Request, group_id: UUID) -> HttpResponse:
             form_add_domain_errors(form, exc)
         else:
             notice = _("Tag “%(name)s” was added to “%(group)s”.") % {"name": tag.name, "group": group.name}
-            return _done(
+            return write_succeeded(
                 request, url_name="contact_settings:tags", notice=notice, render_section=_tags_render
             )
     return _tags_render(request, tag_add=(group.id, form), status=_invalid_status(request))
@@ -255,7 +235,7 @@ def tag_edit(request: Request, tag_id: UUID) -> HttpResponse:
             form_add_domain_errors(form, exc)
         else:
             notice = _("Tag “%(name)s” was saved.") % {"name": tag.name}
-            return _done(
+            return write_succeeded(
                 request, url_name="contact_settings:tags", notice=notice, render_section=_tags_render
             )
     return _tags_render(request, tag_edit=(tag.id, form), status=_invalid_status(request))
@@ -267,7 +247,9 @@ def tag_delete_view(request: Request, tag_id: UUID) -> HttpResponse:
     tag = tag_get(tag_id=tag_id)
     tag_delete(actor=request.actor, tag=tag)
     notice = _("Tag “%(name)s” was deleted and removed from its contacts.") % {"name": tag.name}
-    return _done(request, url_name="contact_settings:tags", notice=notice, render_section=_tags_render)
+    return write_succeeded(
+        request, url_name="contact_settings:tags", notice=notice, render_section=_tags_render
+    )
 
 
 # Custom fields -------------------------------------------------------------------------------------
@@ -293,7 +275,7 @@ def _fields_render(
         "notice": notice,
         "error": error,
     }
-    return _respond(
+    return page_or_section(
         request,
         page="contacts/settings/fields.html",
         section="contacts/settings/partials/fields_section.html",
@@ -329,7 +311,7 @@ def field_add(request: Request) -> HttpResponse:
                 "label": created.label,
                 "key": created.key,
             }
-            return _done(
+            return write_succeeded(
                 request, url_name="contact_settings:fields", notice=notice, render_section=_fields_render
             )
     return _fields_render(request, add_form=form, status=_invalid_status(request))
@@ -355,7 +337,7 @@ def field_edit(request: Request, field_id: UUID) -> HttpResponse:
             form_add_domain_errors(form, exc)
         else:
             notice = _("Custom field “%(label)s” was saved.") % {"label": definition.label}
-            return _done(
+            return write_succeeded(
                 request, url_name="contact_settings:fields", notice=notice, render_section=_fields_render
             )
     return _fields_render(request, editing_id=definition.id, edit_form=form, status=_invalid_status(request))
@@ -367,7 +349,9 @@ def field_delete(request: Request, field_id: UUID) -> HttpResponse:
     definition = custom_field_get(field_id=field_id)
     custom_field_delete(actor=request.actor, field=definition)
     notice = _("Custom field “%(label)s” was deleted.") % {"label": definition.label}
-    return _done(request, url_name="contact_settings:fields", notice=notice, render_section=_fields_render)
+    return write_succeeded(
+        request, url_name="contact_settings:fields", notice=notice, render_section=_fields_render
+    )
 
 
 # Channels ------------------------------------------------------------------------------------------
@@ -377,7 +361,7 @@ def _channels_render(
     request: Request, *, form: ChannelForm | None = None, notice: str = "", error: str = "", status: int = 200
 ) -> HttpResponse:
     context = {"channels": channel_list(), "form": form or ChannelForm(), "notice": notice, "error": error}
-    return _respond(
+    return page_or_section(
         request,
         page="contacts/settings/channels.html",
         section="contacts/settings/partials/channels_section.html",
@@ -411,7 +395,7 @@ def channel_add(request: Request) -> HttpResponse:
                 "name": channel.name,
                 "code": channel.code,
             }
-            return _done(
+            return write_succeeded(
                 request, url_name="contact_settings:channels", notice=notice, render_section=_channels_render
             )
     return _channels_render(request, form=form, status=_invalid_status(request))

@@ -11,10 +11,12 @@ from functools import wraps
 from typing import Any, Generic, Protocol, TypeVar
 
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied as HttpPermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from siyu.core.errors import DomainError, NotFound, PermissionDenied
@@ -104,3 +106,35 @@ def form_add_domain_errors(
             placed = True
     if not placed or any(field_map.get(p, p) not in form.fields for p in exc.fields):
         form.add_error(None, domain_error_message(exc))
+
+
+# Settings-style pages: one view serves the whole page or, for htmx, just the section it refreshes.
+SectionRenderer = Callable[..., HttpResponse]  # called as render(request, notice=…) or (request, error=…)
+
+
+def page_or_section(
+    request: HttpRequest, *, page: str, section: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    return render(request, section if is_htmx(request) else page, context, status=status)
+
+
+def write_succeeded(
+    request: HttpRequest, *, url_name: str, notice: str, render_section: SectionRenderer
+) -> HttpResponse:
+    """After a successful write: the refreshed section for htmx, else a redirect with a message."""
+    if is_htmx(request):
+        return render_section(request, notice=notice)
+    messages.success(request, notice)
+    return HttpResponseRedirect(reverse(url_name))
+
+
+def write_refused(
+    request: HttpRequest, *, url_name: str, exc: DomainError, render_section: SectionRenderer
+) -> HttpResponse:
+    """A refused action (not a form): the section with the reason on top, or a redirect with it."""
+    if is_htmx(request):
+        response = render_section(request, error=exc.message)
+        response.headers["HX-Trigger"] = "siyu:refused"
+        return response
+    messages.error(request, exc.message)
+    return HttpResponseRedirect(reverse(url_name))

@@ -8,16 +8,22 @@ Reads go through selectors, writes through services; domain errors become form e
 from typing import Any
 from uuid import UUID
 
-from django.contrib import messages
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from siyu.core.errors import DomainError
 from siyu.core.errors import ValidationError as DomainValidationError
-from siyu.core.web import ActorRequest, actor_required, form_add_domain_errors, is_htmx
+from siyu.core.web import (
+    ActorRequest,
+    actor_required,
+    form_add_domain_errors,
+    is_htmx,
+    page_or_section,
+    write_refused,
+    write_succeeded,
+)
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.forms import ApiKeyCreateForm, AuditFilterForm, MemberCreateForm, MemberUpdateForm, TeamForm
 from siyu.tenancy.models import Member
@@ -51,21 +57,6 @@ AUDIT_PAGE_SIZE = 50
 def _invalid_status(request: Request) -> int:
     """htmx swaps only 2xx answers, so a form with errors is 200 there and 422 for a plain browser."""
     return 200 if is_htmx(request) else 422
-
-
-def _respond(
-    request: Request, *, page: str, section: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    return render(request, section if is_htmx(request) else page, context, status=status)
-
-
-def _done(request: Request, *, url_name: str, notice: str, render_section: Any) -> HttpResponse:
-    """After a successful write: the refreshed section for htmx, else a redirect with a message."""
-    if is_htmx(request):
-        response: HttpResponse = render_section(notice)
-        return response
-    messages.success(request, notice)
-    return HttpResponseRedirect(reverse(url_name))
 
 
 def _may_grant_owner(actor: Actor) -> bool:
@@ -113,7 +104,7 @@ def _members_render(
         "notice": notice,
         "error": error,
     }
-    return _respond(
+    return page_or_section(
         request,
         page="tenancy/members.html",
         section="tenancy/partials/members_section.html",
@@ -147,11 +138,11 @@ def member_add(request: Request) -> HttpResponse:
             form_add_domain_errors(form, exc)
         else:
             notice = _("%(name)s was added.") % {"name": member.display_name}
-            return _done(
+            return write_succeeded(
                 request,
                 url_name="settings:members",
                 notice=notice,
-                render_section=lambda text: _members_render(request, notice=text),
+                render_section=_members_render,
             )
     return _members_render(request, add_form=form, status=_invalid_status(request))
 
@@ -178,11 +169,11 @@ def member_edit(request: Request, member_id: UUID) -> HttpResponse:
             form_add_domain_errors(form, exc)
         else:
             notice = _("%(name)s was updated.") % {"name": member.display_name}
-            return _done(
+            return write_succeeded(
                 request,
                 url_name="settings:members",
                 notice=notice,
-                render_section=lambda text: _members_render(request, notice=text),
+                render_section=_members_render,
             )
     # A refused write leaves the row as stored: re-read it so the table does not show unsaved values.
     member = member_get(member_id=member_id)
@@ -196,26 +187,16 @@ def member_deactivate_view(request: Request, member_id: UUID) -> HttpResponse:
     try:
         member_deactivate(actor=request.actor, member=member)
     except DomainValidationError as exc:
-        return _refused(request, url_name="settings:members", exc=exc, render_section=_members_render)
+        return write_refused(request, url_name="settings:members", exc=exc, render_section=_members_render)
     notice = _("%(name)s was deactivated and can no longer sign in to this workspace.") % {
         "name": member.display_name
     }
-    return _done(
+    return write_succeeded(
         request,
         url_name="settings:members",
         notice=notice,
-        render_section=lambda text: _members_render(request, notice=text),
+        render_section=_members_render,
     )
-
-
-def _refused(request: Request, *, url_name: str, exc: DomainError, render_section: Any) -> HttpResponse:
-    """A refused action (not a form): the section with the reason on top, or a redirect with it."""
-    if is_htmx(request):
-        response: HttpResponse = render_section(request, error=exc.message, status=200)
-        response.headers["HX-Trigger"] = "siyu:refused"
-        return response
-    messages.error(request, exc.message)
-    return HttpResponseRedirect(reverse(url_name))
 
 
 # Roles ---------------------------------------------------------------------------------------------
@@ -262,7 +243,7 @@ def _teams_render(
         "notice": notice,
         "error": error,
     }
-    return _respond(
+    return page_or_section(
         request,
         page="tenancy/teams.html",
         section="tenancy/partials/teams_section.html",
@@ -298,11 +279,11 @@ def team_add(request: Request) -> HttpResponse:
             form_add_domain_errors(form, exc)
         else:
             notice = _("Team “%(name)s” was created.") % {"name": team.name}
-            return _done(
+            return write_succeeded(
                 request,
                 url_name="settings:teams",
                 notice=notice,
-                render_section=lambda text: _teams_render(request, notice=text),
+                render_section=_teams_render,
             )
     return _teams_render(request, add_form=form, status=_invalid_status(request))
 
@@ -326,11 +307,11 @@ def team_edit(request: Request, team_id: UUID) -> HttpResponse:
             form_add_domain_errors(form, exc)
         else:
             notice = _("Team “%(name)s” was saved.") % {"name": team.name}
-            return _done(
+            return write_succeeded(
                 request,
                 url_name="settings:teams",
                 notice=notice,
-                render_section=lambda text: _teams_render(request, notice=text),
+                render_section=_teams_render,
             )
     return _teams_render(request, editing_id=team.id, edit_form=form, status=_invalid_status(request))
 
@@ -342,13 +323,13 @@ def team_delete_view(request: Request, team_id: UUID) -> HttpResponse:
     try:
         team_delete(actor=request.actor, team=team)
     except DomainError as exc:
-        return _refused(request, url_name="settings:teams", exc=exc, render_section=_teams_render)
+        return write_refused(request, url_name="settings:teams", exc=exc, render_section=_teams_render)
     notice = _("Team “%(name)s” was deleted.") % {"name": team.name}
-    return _done(
+    return write_succeeded(
         request,
         url_name="settings:teams",
         notice=notice,
-        render_section=lambda text: _teams_render(request, notice=text),
+        render_section=_teams_render,
     )
 
 
@@ -373,7 +354,7 @@ def _api_keys_render(
         "notice": notice,
         "error": error,
     }
-    response = _respond(
+    response = page_or_section(
         request,
         page="tenancy/api_keys.html",
         section="tenancy/partials/api_keys_section.html",
@@ -415,11 +396,11 @@ def api_key_revoke_view(request: Request, api_key_id: UUID) -> HttpResponse:
     api_key = api_key_get(api_key_id=api_key_id)
     api_key_revoke(actor=request.actor, api_key=api_key)
     notice = _("The key “%(name)s” was revoked; requests using it are now refused.") % {"name": api_key.name}
-    return _done(
+    return write_succeeded(
         request,
         url_name="settings:api_keys",
         notice=notice,
-        render_section=lambda text: _api_keys_render(request, notice=text),
+        render_section=_api_keys_render,
     )
 
 
@@ -446,7 +427,7 @@ def audit(request: Request) -> HttpResponse:
         cursor_error = _("That page link has expired; showing the newest entries.")
         cursor = None
         page = audit_entry_page(entries=entries, cursor=None, limit=AUDIT_PAGE_SIZE)
-    return _respond(
+    return page_or_section(
         request,
         page="tenancy/audit.html",
         section="tenancy/partials/audit_section.html",
