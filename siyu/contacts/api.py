@@ -12,6 +12,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
+from ninja.renderers import JSONRenderer
 
 from siyu.contacts.cleaning import clean_custom_value
 from siyu.contacts.filters import CUSTOM_PREFIX
@@ -260,6 +261,9 @@ class MergePreviewOut(Schema):
 class UpsertKeyIn(Schema):
     type: IdentityType = IdentityType.PHONE
     namespace: str = ""
+
+
+_RENDERER = JSONRenderer()
 
 
 class BulkUpsertIn(Schema):
@@ -536,7 +540,7 @@ def contacts_create(request: AuthedRequest, payload: ContactIn) -> Status[dict[s
 
 
 @contacts_router.post("/bulk-upsert", response=BulkUpsertOut, operation_id="contacts_bulk_upsert")
-def contacts_bulk_upsert(request: AuthedRequest, payload: BulkUpsertIn) -> dict[str, Any]:
+def contacts_bulk_upsert(request: AuthedRequest, payload: BulkUpsertIn) -> HttpResponse:
     """Create or update up to 1,000 contacts keyed by an identity; replaying a call changes nothing.
 
     Each row succeeds or fails on its own; failed rows carry field errors.
@@ -557,13 +561,23 @@ def contacts_bulk_upsert(request: AuthedRequest, payload: BulkUpsertIn) -> dict[
     counts = dict.fromkeys(("created", "updated", "unchanged", "skipped", "failed"), 0)
     for result in results:
         counts[result.status] += 1
-    return {
+    body = {
         "counts": counts,
         "results": [
-            {"index": r.index, "status": r.status, "contact_id": r.contact_id, "errors": r.errors}
+            {
+                "index": r.index,
+                "status": r.status,
+                "contact_id": None if r.contact_id is None else str(r.contact_id),
+                "errors": r.errors,
+            }
             for r in results
         ],
     }
+    # Already in BulkUpsertOut's shape: rendered as ninja renders, without validating 1,000 results again.
+    return HttpResponse(
+        _RENDERER.render(request, body, response_status=200),
+        content_type=f"{_RENDERER.media_type}; charset={_RENDERER.charset}",
+    )
 
 
 @contacts_router.get(

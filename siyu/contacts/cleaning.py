@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
 from django.utils.translation import gettext as _
 from pypinyin import lazy_pinyin
+from pypinyin.constants import PHRASES_DICT, PINYIN_DICT, RE_HANS
 
 from siyu.contacts.models import CustomField, FieldType, Gender, Stage
 
@@ -50,14 +51,67 @@ def name_search_keys(name: str) -> tuple[str, str]:
     """(full pinyin, initials) for name search: 张三 → ("zhangsan", "zs")."""
     if not name:
         return "", ""
-    syllables = [s.lower() for s in lazy_pinyin(name, errors="default") if s.strip()]
-    words = [s for s in (re.sub(r"[^a-z0-9]", "", s) for s in syllables) if s]
+    words = _short_name_words(name) if len(name) <= _SHORT_NAME else None
+    if words is None:
+        syllables = [s.lower() for s in lazy_pinyin(name, errors="default") if s.strip()]
+        words = [s for s in (re.sub(r"[^a-z0-9]", "", s) for s in syllables) if s]
     return "".join(words)[:300], "".join(w[0] for w in words)[:100]
+
+
+_SHORT_NAME = 4
+_NOT_A_PLAIN_CHARACTER = ""
+
+
+@functools.lru_cache(maxsize=32_768)
+def _character_word(char: str) -> str:
+    """The search word of one Chinese character with a single dictionary reading, or "" when it has none."""
+    if char in PHRASES_DICT or not RE_HANS.match(char) or ord(char) not in PINYIN_DICT:
+        return _NOT_A_PLAIN_CHARACTER
+    syllables = [s.lower() for s in lazy_pinyin(char, errors="default") if s.strip()]
+    words = [s for s in (re.sub(r"[^a-z0-9]", "", s) for s in syllables) if s]
+    return words[0] if len(words) == 1 else _NOT_A_PLAIN_CHARACTER
+
+
+def _short_name_words(name: str) -> list[str] | None:
+    """The words `lazy_pinyin` gives a short all-Chinese name, looked up character by character.
+
+    pypinyin gives a character another reading than its own only inside a phrase of its dictionary
+    (重 is chong in 重庆), so when no run of two or more characters of the name is such a phrase, the
+    name's words are its characters' words, in order. Anything else (phrases, letters, digits,
+    characters without a reading) answers None and goes through pypinyin itself.
+    """
+    words = []
+    for char in name:
+        word = _character_word(char)
+        if not word:
+            return None
+        words.append(word)
+    size = len(name)
+    for start in range(size - 1):
+        for end in range(start + 2, size + 1):
+            if name[start:end] in PHRASES_DICT:
+                return None
+    return words
 
 
 def reversed_digits(phone: str) -> str:
     """The phone's digits back to front: a phone-suffix search ("尾号 8000") becomes an indexed prefix search."""
-    return "".join(ch for ch in reversed(phone) if ch.isdigit())
+    return "".join(filter(str.isdigit, phone))[::-1]
+
+
+def _cn_mobile_pattern() -> re.Pattern[str]:
+    """phonenumbers' own pattern for mainland mobile numbers (never matching if its metadata lacks one).
+
+    The bulk of every import: 11 ASCII digits matching it parse (region CN, no prefix to strip) to
+    +86 followed by those digits, and are valid, so they need no full parse.
+    """
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region("CN")
+    mobile = metadata.mobile if metadata is not None else None
+    pattern = mobile.national_number_pattern if mobile is not None else None
+    return re.compile(pattern or "(?!)", re.ASCII)
+
+
+_CN_MOBILE = _cn_mobile_pattern()
 
 
 def clean_phone(raw: Any, *, region: str | None = None) -> str:
@@ -66,8 +120,11 @@ def clean_phone(raw: Any, *, region: str | None = None) -> str:
         return ""
     if text.endswith(".0") and text[:-2].isdigit():  # spreadsheets turn numbers into floats
         text = text[:-2]
+    region = region or settings.SIYU_PHONE_REGION
+    if region == "CN" and len(text) == 11 and text.isascii() and _CN_MOBILE.fullmatch(text):
+        return "+86" + text
     try:
-        number = phonenumbers.parse(text, region or settings.SIYU_PHONE_REGION)
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise ValueError(_("“%(value)s” is not a phone number.") % {"value": raw}) from exc
     if not phonenumbers.is_valid_number(number):

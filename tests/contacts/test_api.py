@@ -8,6 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from siyu.contacts.api import BulkUpsertOut
 from siyu.contacts.models import (
     Contact,
     ContactRedirect,
@@ -552,6 +553,27 @@ def test_bulk_upsert_is_idempotent(api, workspace):
     ]
     assert Contact.objects.count() == 3
     assert list(ContactTag.objects.values_list("tag__name", flat=True)) == ["VIP"]
+
+
+def test_bulk_upsert_answers_in_the_documented_shape(api, workspace):
+    response = api.post(
+        "/contacts/bulk-upsert", {"rows": [{"name": "张三", "phone": "13800001234"}, {"phone": "123"}]}
+    )
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    body = BulkUpsertOut.model_validate(response.json())
+    contact = Contact.objects.get()
+    error = response.json()["results"][1]["errors"]["phone"]
+    assert body.model_dump(mode="json") == response.json()
+    assert response.json() == {
+        "counts": {"created": 1, "updated": 0, "unchanged": 0, "skipped": 0, "failed": 1},
+        "results": [
+            {"index": 0, "status": "created", "contact_id": str(contact.id), "errors": {}},
+            {"index": 1, "status": "failed", "contact_id": None, "errors": {"phone": error}},
+        ],
+    }
+    assert "“123”" in error
 
 
 def test_bulk_upsert_bad_rows_fail_alone(api, contact):
