@@ -111,7 +111,7 @@ def scratch_database(kind: str) -> Iterator[str]:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
         return
-    admin_url = kind if kind.startswith("postgres") else "postgres://postgres@127.0.0.1:5432/postgres"
+    admin_url = kind if "://" in kind else "postgres://postgres@127.0.0.1:5432/postgres"
     name = f"siyu_bench_{os.getpid()}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')

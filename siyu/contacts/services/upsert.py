@@ -9,12 +9,11 @@ import os
 import sys
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from django.db import connections, router, transaction
@@ -306,46 +305,65 @@ def contacts_upsert(
         known = batch.identities_read()
         if not batch.updates_someone(known):
             plan = batch.plan(known)
-    with _writer_turn(), transaction.atomic():
+    with _WriterTurn() as turn, transaction.atomic():
         known = batch.identities_read()
         if plan is None or known != plan.identities:
             plan = batch.plan(known)
         plan.write(actor=actor)
+        turn.end()
     for index, outcome in plan.outcomes.items():
         results[index] = outcome
     return results
 
 
-_turns: dict[tuple[int, str], tuple[threading.Lock, int]] = {}  # by (process, database file)
-
-
-@contextmanager
-def _writer_turn() -> Iterator[None]:
+class _WriterTurn:
     """On SQLite, batch writers queue for the one write lock on a file lock the kernel hands over at once.
 
     SQLite's own wait for a busy database polls with sleeps of up to 100 ms, so under steady batch
-    traffic one process can keep taking the lock while another sleeps through every chance.
+    traffic one process can keep taking the write lock while another sleeps through every chance.
+    The turn is only an order of arrival; SQLite's locking still guarantees correctness, so a turn may
+    end before COMMIT: COMMIT appends to the log in milliseconds, and the checkpoint that can follow it
+    (copying the log into the database file) then overlaps with the next batch instead of delaying it.
     """
-    connection = transaction.get_connection()
-    name = str(connection.settings_dict["NAME"])
-    if (
-        sys.platform == "win32"
-        or connection.vendor != "sqlite"
-        or connection.in_atomic_block
-        or not Path(name).is_file()  # an in-memory database has a single process
-    ):
-        yield
-        return
-    turn = (os.getpid(), name)
-    if turn not in _turns:
-        _turns[turn] = (threading.Lock(), os.open(f"{name}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600))
-    lock, descriptor = _turns[turn]
-    with lock:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
+
+    _files: ClassVar[dict[tuple[int, str], tuple[threading.Lock, int]]] = {}  # by (process, database)
+
+    def __init__(self) -> None:
+        connection = transaction.get_connection()
+        name = str(connection.settings_dict["NAME"])
+        self._turn: tuple[threading.Lock, int] | None = None
+        if (
+            sys.platform != "win32"
+            and connection.vendor == "sqlite"
+            and not connection.in_atomic_block
+            and Path(name).is_file()  # an in-memory database lives in one process
+        ):
+            key = (os.getpid(), name)
+            if key not in self._files:
+                descriptor = os.open(f"{name}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                self._files[key] = (threading.Lock(), descriptor)
+            self._turn = self._files[key]
+
+    def __enter__(self) -> "_WriterTurn":
+        if self._turn is not None:
+            lock, descriptor = self._turn
+            lock.acquire()
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+            except BaseException:
+                lock.release()
+                raise
+        return self
+
+    def end(self) -> None:
+        if self._turn is not None:
+            lock, descriptor = self._turn
+            self._turn = None
             fcntl.flock(descriptor, fcntl.LOCK_UN)
+            lock.release()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.end()
 
 
 IdentityRow = tuple[str, str, str, UUID]  # type, namespace, value, contact id
@@ -473,16 +491,18 @@ class _Batch:
         sql = plan.sql
         uuid, workspace, member = sql.uuid, sql.uuid(workspace_id), sql.uuid(actor.member_id)
         plan.contact_columns, plan.contact_rows = _contact_rows(sql, created)
+        db_ids = {contact_id: uuid(contact_id) for contact_id in touched}
         stamp = sql.moment()
         plan.identity_rows = [
-            (uuid(uuid7()), workspace, uuid(cid), *ident, stamp) for cid, *ident in new_identities
+            (uuid(uuid7()), workspace, db_ids[cid], *ident, stamp) for cid, *ident in new_identities
         ]
         stamp = sql.moment()
         plan.stage_rows = [
-            (uuid(uuid7()), workspace, uuid(c.id), "", c.stage, source, False, member, stamp) for c in created
+            (uuid(uuid7()), workspace, db_ids[c.id], "", c.stage, source, False, member, stamp)
+            for c in created
         ]
         plan.stage_rows += [
-            (uuid(uuid7()), workspace, uuid(cid), before, after, source, True, member, stamp)
+            (uuid(uuid7()), workspace, db_ids[cid], before, after, source, True, member, stamp)
             for cid, (before, after) in stage_moves.items()
             if cid not in created_ids
         ]
@@ -490,13 +510,13 @@ class _Batch:
         stamp = sql.moment()
         created_data = sql.json({"source": source})
         plan.timeline_rows = [
-            (uuid(uuid7()), workspace, uuid(c.id), kind, created_data, member, stamp) for c in created
+            (uuid(uuid7()), workspace, db_ids[c.id], kind, created_data, member, stamp) for c in created
         ]
         plan.timeline_rows += [
             (
                 uuid(uuid7()),
                 workspace,
-                uuid(cid),
+                db_ids[cid],
                 TimelineKind.UPDATED,
                 sql.json({"changes": row, "source": source}),
                 member,
