@@ -76,6 +76,11 @@ class Channel(TenantModel):
 
 
 class Contact(TenantModel):
+    # The busiest table: every index costs each insert, so single-column foreign-key indexes that the
+    # composite (workspace, …) indexes below already cover are left out.
+    workspace = models.ForeignKey(
+        "tenancy.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     name = models.CharField(_("name"), max_length=100, blank=True)
     name_pinyin = models.CharField(max_length=300, blank=True, editable=False)
     name_initials = models.CharField(max_length=100, blank=True, editable=False)
@@ -89,10 +94,22 @@ class Contact(TenantModel):
     company = models.CharField(_("company"), max_length=200, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     owner = models.ForeignKey(
-        Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("owner")
+        Member,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("owner"),
+        db_index=False,
     )
     channel = models.ForeignKey(
-        Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("channel")
+        Channel,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("channel"),
+        db_index=False,
     )
     stage = models.CharField(
         _("lifecycle stage"), max_length=10, choices=Stage.choices, default=Stage.VISITOR
@@ -114,7 +131,6 @@ class Contact(TenantModel):
             models.Index(fields=["workspace", "name_pinyin"], name="contact_ws_pinyin"),
             models.Index(fields=["workspace", "name_initials"], name="contact_ws_initials"),
             models.Index(fields=["workspace", "name"], name="contact_ws_name"),
-            models.Index(fields=["workspace", "-updated_at"], name="contact_ws_updated"),
         ]
 
     def __str__(self) -> str:

@@ -112,6 +112,7 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
             "PRAGMA temp_store=MEMORY;"
             "PRAGMA mmap_size=268435456;"
             "PRAGMA cache_size=-65536;"
+            "PRAGMA wal_autocheckpoint=10000;"
         ),
         "transaction_mode": "IMMEDIATE",
     }

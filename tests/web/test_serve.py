@@ -99,6 +99,10 @@ def test_serve_migrates_serves_and_stops_web_and_worker_on_ctrl_c(serve) -> None
     commands = sorted(children.values())
     assert sum("uvicorn siyu.asgi:application" in c for c in commands) == 1
     assert sum("db_worker" in c for c in commands) == 1
+    # serve announces the URL once its own probe gets an answer, which may be just after ours.
+    deadline = time.monotonic() + 10
+    while f"http://127.0.0.1:{port}/" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert f"http://127.0.0.1:{port}/" in log.read_text()
     assert (Path(log.parent) / "siyu.sqlite3").exists()  # migrated into the given var dir
 
