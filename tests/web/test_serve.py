@@ -1,5 +1,6 @@
 """`siyu serve` end to end: a real subprocess on a free port against a fresh SQLite database."""
 
+import contextlib
 import http.client
 import os
 import signal
@@ -75,8 +76,17 @@ def serve(tmp_path: Path):
         yield process, port, log
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            # The children run in their own process group: a failed test must not leave them behind.
+            children = _children(process.pid)
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            for pid in children:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
 
 def _wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) -> dict[int, str]:
