@@ -100,10 +100,12 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'siyu.sqlite3'}"
-_database: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=600))
+# No persistent connections: under ASGI every request runs in a thread of its own, so a kept
+# connection would belong to a thread that never comes back and leak (PostgreSQL then refuses new
+# clients). PostgreSQL gets a connection pool instead; SQLite connections are cheap to open.
+_database: dict[str, Any] = dict(dj_database_url.parse(DATABASE_URL, conn_max_age=0))
 if _database["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    _database["CONN_MAX_AGE"] = 0 if TESTING else 600
     _database["OPTIONS"] = {
         "init_command": (
             "PRAGMA journal_mode=WAL;"
@@ -119,7 +121,12 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     _database["TEST"] = {"NAME": os.environ.get("SIYU_TEST_SQLITE_NAME") or None}
 else:
     _database.setdefault("OPTIONS", {})
-    _database["CONN_HEALTH_CHECKS"] = True
+    if not TESTING:  # the test runner's database juggling and a pool do not mix
+        _database["OPTIONS"]["pool"] = {
+            "min_size": int(os.environ.get("SIYU_DB_POOL_MIN", "2")),
+            "max_size": int(os.environ.get("SIYU_DB_POOL_MAX", "10")),
+            "timeout": 10,
+        }
     # Lets parallel test runs on one server use separate test databases.
     _database["TEST"] = {"NAME": os.environ.get("SIYU_TEST_DB_NAME") or None}
 DATABASES = {"default": _database}

@@ -264,14 +264,15 @@ class ColumnMap:
     def describe(self, errors: Mapping[str, str], identity_columns: Sequence[int]) -> tuple[str, set[int]]:
         """One sentence per error, prefixed by the column name; plus the columns at fault."""
         parts, columns = [], set()
+        pair = _("%(field)s: %(value)s")
         for path, message in errors.items():
             column = self.column_of(path, identity_columns)
             if column is not None:
                 columns.add(column)
-                parts.append(f"{self.headers[column]}: {message}")
+                parts.append(pair % {"field": self.headers[column], "value": message})
             else:
-                parts.append(f"{path}: {message}" if path else message)
-        return "; ".join(parts), columns
+                parts.append(pair % {"field": path, "value": message} if path else message)
+        return _("; ").join(parts), columns
 
 
 def _split_tags(value: Cell) -> list[str]:
