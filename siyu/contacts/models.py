@@ -75,6 +75,11 @@ class Channel(TenantModel):
         return self.name
 
 
+# Search columns are matched by prefix. PostgreSQL answers LIKE 'x%' from an index only with a pattern
+# operator class (whatever the database's collation); SQLite ignores operator classes.
+PREFIX_SEARCH = ["uuid_ops", "varchar_pattern_ops"]
+
+
 class Contact(TenantModel):
     # The busiest table: every index costs each insert, so single-column foreign-key indexes that the
     # composite (workspace, …) indexes below already cover are left out.
@@ -126,11 +131,17 @@ class Contact(TenantModel):
             models.Index(fields=["workspace", "owner", "-id"], name="contact_ws_owner"),
             models.Index(fields=["workspace", "stage", "-id"], name="contact_ws_stage"),
             models.Index(fields=["workspace", "channel", "-id"], name="contact_ws_channel"),
-            models.Index(fields=["workspace", "phone_reversed"], name="contact_ws_phone_rev"),
-            models.Index(fields=["workspace", "email"], name="contact_ws_email"),
-            models.Index(fields=["workspace", "name_pinyin"], name="contact_ws_pinyin"),
-            models.Index(fields=["workspace", "name_initials"], name="contact_ws_initials"),
-            models.Index(fields=["workspace", "name"], name="contact_ws_name"),
+            models.Index(
+                fields=["workspace", "phone_reversed"], name="contact_ws_phone_rev", opclasses=PREFIX_SEARCH
+            ),
+            models.Index(fields=["workspace", "email"], name="contact_ws_email", opclasses=PREFIX_SEARCH),
+            models.Index(
+                fields=["workspace", "name_pinyin"], name="contact_ws_pinyin", opclasses=PREFIX_SEARCH
+            ),
+            models.Index(
+                fields=["workspace", "name_initials"], name="contact_ws_initials", opclasses=PREFIX_SEARCH
+            ),
+            models.Index(fields=["workspace", "name"], name="contact_ws_name", opclasses=PREFIX_SEARCH),
         ]
 
     def __str__(self) -> str:

@@ -126,8 +126,13 @@ class ContactFilters:
 
 
 def _prefix(field: str, value: str) -> Q:
-    """`field` starts with `value`, written as a range so that a plain index serves it on every database
-    (LIKE 'x%' needs special collations or operator classes to use one)."""
+    """`field` starts with `value`, in the form each database answers from an index.
+
+    PostgreSQL: LIKE 'x%' on a pattern-ops index (right under any collation). SQLite: LIKE cannot use
+    an index there (it is case-insensitive), so the prefix becomes a range over the binary order.
+    """
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__startswith": value})
     return Q(**{f"{field}__gte": value, f"{field}__lt": value + "\U0010ffff"})
 
 

@@ -39,12 +39,12 @@ from siyu.contacts.selectors import channel_list, custom_field_list, tag_group_l
 from siyu.contacts.services import (
     UpsertKey,
     channel_create,
+    contact_statistics_refresh,
     contacts_upsert,
     custom_field_create,
     tag_create,
     tag_group_create,
 )
-from siyu.core.db import planner_statistics_refresh
 from siyu.core.errors import NotFound
 from siyu.core.ids import uuid7
 from siyu.core.tenancy import active_workspace_id, workspace_scope
@@ -303,7 +303,7 @@ def demo_load(
         rng = random.Random(seed)  # noqa: S311 - reproducible fake data, not secrets
         plans = _plans(rng=rng, members=members, count=contacts)
         _contacts_replace(actor=actor, plans=plans, rng=rng)
-    planner_statistics_refresh()
+    contact_statistics_refresh()
     return DemoSummary(
         workspace=workspace,
         logins=[(m.username, m.display_name, str(Role(m.role).label)) for m in MEMBERS],

@@ -39,7 +39,13 @@ from siyu.contacts.services.tags import (
     tag_update,
     tags_for_names,
 )
-from siyu.contacts.services.upsert import MAX_BATCH, RowResult, UpsertKey, contacts_upsert
+from siyu.contacts.services.upsert import (
+    MAX_BATCH,
+    RowResult,
+    UpsertKey,
+    contact_statistics_refresh,
+    contacts_upsert,
+)
 from siyu.contacts.services.values import ContactLookups, contact_values_clean
 
 __all__ = [
@@ -56,6 +62,7 @@ __all__ = [
     "contact_owner_change",
     "contact_phone_reveal",
     "contact_stage_change",
+    "contact_statistics_refresh",
     "contact_tags_add",
     "contact_tags_remove",
     "contact_update",

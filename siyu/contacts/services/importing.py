@@ -28,7 +28,13 @@ from django.utils.translation import gettext as _
 
 from siyu.contacts.cleaning import clean_email, clean_phone, split_list
 from siyu.contacts.models import Contact, CustomField, IdentityType, ImportJob, JobStatus
-from siyu.contacts.services.upsert import MAX_BATCH, RowResult, UpsertKey, contacts_upsert
+from siyu.contacts.services.upsert import (
+    MAX_BATCH,
+    RowResult,
+    UpsertKey,
+    contact_statistics_refresh,
+    contacts_upsert,
+)
 from siyu.contacts.services.values import ContactLookups, contact_values_clean
 from siyu.contacts.spreadsheets import (
     MAX_COLUMNS,
@@ -41,7 +47,6 @@ from siyu.contacts.spreadsheets import (
     read_rows,
     refuse,
 )
-from siyu.core.db import planner_statistics_refresh
 from siyu.core.errors import PayloadTooLarge, ValidationError
 from siyu.core.time import now
 from siyu.tenancy.actor import Actor
@@ -658,7 +663,7 @@ def import_job_run(*, actor: Actor, job: ImportJob, progress: ProgressCallback |
             )
             raise
         _finish(job, status=JobStatus.DONE)
-        planner_statistics_refresh()
+        contact_statistics_refresh()
         audit_record(
             actor=actor,
             action=AuditAction.CONTACTS_IMPORTED,

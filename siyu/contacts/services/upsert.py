@@ -36,6 +36,7 @@ from siyu.contacts.models import (
 from siyu.contacts.services.contacts import PLAIN_FIELDS, _display, _empty, contact_set_field
 from siyu.contacts.services.tags import tags_for_names
 from siyu.contacts.services.values import ContactLookups, contact_values_clean
+from siyu.core.db import planner_statistics_refresh
 from siyu.core.errors import ValidationError
 from siyu.core.ids import uuid7
 from siyu.core.time import now
@@ -603,3 +604,10 @@ def _add_tags(*, sql: _Sql, actor: Actor, tag_names: Mapping[UUID, list[str]]) -
     sql.insert(ContactTag, _CONTACT_TAG_COLUMNS, rows, ignore_conflicts=True)
     sql.insert(TimelineEntry, _TIMELINE_COLUMNS, entries)
     return tagged
+
+
+def contact_statistics_refresh() -> None:
+    """After a bulk load: let the database plan the next queries on the new numbers of rows."""
+    planner_statistics_refresh(
+        tables=[model._meta.db_table for model in (Contact, Identity, ContactTag, TimelineEntry, StageChange)]
+    )
