@@ -14,12 +14,13 @@ from siyu.contacts.models import (
     TimelineEntry,
     TimelineKind,
 )
+from siyu.contacts.selectors import contact_tags
 from siyu.contacts.services import UpsertKey, contact_create, contacts_upsert, custom_field_create
 from siyu.contacts.services import upsert as upsert_module
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.roles import Role
 from siyu.tenancy.selectors import actor_for_member
-from tests.factories import MemberFactory
+from tests.factories import MemberFactory, TagFactory, TagGroupFactory
 
 
 def test_new_contacts_are_written_with_every_derived_row(admin_actor, admin):
@@ -145,3 +146,19 @@ def test_a_batch_planned_before_its_transaction_is_kept_when_nothing_changed(wor
     assert planned == [0, 1]  # once before the first write; the replay updates someone, so it plans inside
     assert [r.status for r in created + replayed] == ["created", "unchanged"]
     assert created[0].contact_id == replayed[0].contact_id == Contact.objects.get().id
+
+
+def test_single_choice_tag_groups_hold_one_tag_after_upsert(admin_actor):
+    skin = TagGroupFactory(name="肤质", is_exclusive=True)
+    TagFactory(group=skin, name="干性")
+    TagFactory(group=skin, name="油性")
+    interests = TagGroupFactory(name="兴趣")
+    TagFactory(group=interests, name="美白")
+    key = UpsertKey("phone")
+    contacts_upsert(actor=admin_actor, rows=[{"phone": "13800138000", "tags": "干性,美白"}], key=key)
+    results = contacts_upsert(
+        actor=admin_actor, rows=[{"phone": "13800138000", "tags": "干性,油性"}], key=key
+    )
+    assert results[0].status == "updated"
+    contact = Contact.objects.get()
+    assert sorted(t.name for t in contact_tags(contact=contact)) == ["油性", "美白"]

@@ -581,12 +581,17 @@ def _add_tags(*, sql: _Sql, actor: Actor, tag_names: Mapping[UUID, list[str]]) -
     by_name: dict[str, Tag] = {
         t.name: t for t in tags_for_names(names={n for names in tag_names.values() for n in names})
     }
+    wanted = {
+        contact_id: _one_per_exclusive_group([by_name[n] for n in names])
+        for contact_id, names in tag_names.items()
+    }
+    _replace_exclusive_tags(wanted)
     have = set(ContactTag.objects.filter(contact_id__in=list(tag_names)).values_list("contact_id", "tag_id"))
     uuid, workspace, member = sql.uuid, sql.uuid(actor.workspace_id), sql.uuid(actor.member_id)
     rows, entries, tagged = [], [], set()
     stamp = sql.moment()
-    for contact_id, names in tag_names.items():
-        added = [by_name[n] for n in dict.fromkeys(names) if (contact_id, by_name[n].id) not in have]
+    for contact_id, tags in wanted.items():
+        added = [t for t in tags if (contact_id, t.id) not in have]
         if added:
             tagged.add(contact_id)
             rows += [(uuid(uuid7()), workspace, uuid(contact_id), uuid(t.id), stamp) for t in added]
@@ -604,6 +609,26 @@ def _add_tags(*, sql: _Sql, actor: Actor, tag_names: Mapping[UUID, list[str]]) -
     sql.insert(ContactTag, _CONTACT_TAG_COLUMNS, rows, ignore_conflicts=True)
     sql.insert(TimelineEntry, _TIMELINE_COLUMNS, entries)
     return tagged
+
+
+def _one_per_exclusive_group(tags: list[Tag]) -> list[Tag]:
+    """A row's tags, without repeats; in a single-choice group the last one named wins."""
+    last_in_group = {t.group_id: t for t in tags if t.group.is_exclusive}
+    kept = [t for t in tags if not t.group.is_exclusive or last_in_group[t.group_id] is t]
+    return list({t.id: t for t in kept}.values())
+
+
+def _replace_exclusive_tags(wanted: Mapping[UUID, list[Tag]]) -> None:
+    """Before adding a single-choice tag, drop the contact's other tag of that group (as the UI does)."""
+    contacts_by_tag: dict[Tag, list[UUID]] = defaultdict(list)
+    for contact_id, tags in wanted.items():
+        for tag in tags:
+            if tag.group.is_exclusive:
+                contacts_by_tag[tag].append(contact_id)
+    for tag, contact_ids in contacts_by_tag.items():
+        ContactTag.objects.filter(contact_id__in=contact_ids, tag__group_id=tag.group_id).exclude(
+            tag_id=tag.id
+        ).delete()
 
 
 def contact_statistics_refresh() -> None:
