@@ -291,7 +291,7 @@ def main() -> None:
         command = " ".join([".venv/bin/python bench/import_contacts.py", *sys.argv[1:]])
         lines = [
             f"- {datetime.now(tz=UTC).date().isoformat()} · `{command}` · {machine()} · {engine} · "
-            f"load average {load:.1f} at the end (other work was running on the machine)"
+            f"load average {load:.1f} at the end (the import keeps one of the {os.cpu_count()} cores busy)"
         ]
         lines += [
             f"  - import {suffix}: {job.total_rows:,} rows in {seconds:.1f} s = "
