@@ -60,6 +60,7 @@ from siyu.contacts.services import (
     contact_merge,
     contact_merge_preview,
     contact_owner_change,
+    contact_owner_changeable,
     contact_phone_reveal,
     contact_stage_change,
     contact_tags_add,
@@ -439,8 +440,7 @@ def _detail_context(actor: Actor, contact: Contact) -> dict[str, Any]:
         "follow_up_form": FollowUpForm(),
         "can": {
             "write": actor.can(Permission.CONTACTS_WRITE),
-            "assign": actor.can(Permission.CONTACTS_ASSIGN)
-            or (actor.can(Permission.CONTACTS_WRITE) and contact.owner_id in (None, actor.member_id)),
+            "assign": contact_owner_changeable(actor=actor, contact=contact),
             "merge": actor.can(Permission.CONTACTS_MERGE),
             "delete": actor.can(Permission.CONTACTS_DELETE),
             "reveal": actor.can(Permission.CONTACTS_REVEAL_PHONE),

@@ -23,14 +23,12 @@ from siyu.contacts.models import (
     TimelineEntry,
     TimelineKind,
 )
-from siyu.contacts.services.values import ContactLookups, contact_values_clean
+from siyu.contacts.services.values import PLAIN_FIELDS, ContactLookups, contact_values_clean
 from siyu.core.errors import Conflict, PermissionDenied, ValidationError
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import AuditAction, Member
 from siyu.tenancy.roles import Permission
 from siyu.tenancy.services import audit_record
-
-PLAIN_FIELDS = ("name", "phone", "email", "gender", "birthday", "region", "city", "company", "notes")
 
 
 def timeline_record(
@@ -58,6 +56,13 @@ def contact_set_field(contact: Contact, name: str, value: Any) -> None:
         contact.name_pinyin, contact.name_initials = name_search_keys(value)
     elif name == "phone":
         contact.phone_reversed = reversed_digits(value)
+
+
+def contact_owner_changeable(*, actor: Actor, contact: Contact) -> bool:
+    """Whether the actor may reassign this contact at all: managers any, others their own or the pool's."""
+    if actor.can(Permission.CONTACTS_ASSIGN):
+        return True
+    return actor.can(Permission.CONTACTS_WRITE) and contact.owner_id in (None, actor.member_id)
 
 
 def _require_owner_allowed(actor: Actor, owner: Member | None, *, current: Member | None) -> None:
@@ -254,7 +259,7 @@ def contact_owner_change(*, actor: Actor, contacts: Sequence[Contact], owner: Me
     """Assign contacts to a member, or release them to the public pool (owner=None)."""
     for contact in contacts:
         _require_owner_allowed(actor, owner, current=contact.owner)
-        if contact.owner_id not in (None, actor.member_id) and not actor.can(Permission.CONTACTS_ASSIGN):
+        if not contact_owner_changeable(actor=actor, contact=contact):
             raise PermissionDenied(_("Only managers may take contacts away from another owner."))
     moving = [c for c in contacts if c.owner_id != (owner.id if owner else None)]
     if not moving:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from siyu.contacts.models import Contact, CustomField, ExportJob, FieldType, JobStatus, mask_phone
 from siyu.contacts.selectors import ContactFilters, contact_list, contact_tags_map
+from siyu.contacts.services.values import PLAIN_FIELDS
 from siyu.contacts.spreadsheets import CsvWriter, XlsxWriter
 from siyu.core.errors import ValidationError
 from siyu.core.time import now
@@ -33,15 +34,7 @@ EXPORT_FORMATS = ("xlsx", "csv")
 EXPORT_BATCH = 2000
 CUSTOM_PREFIX = "custom."
 BUILT_IN_COLUMNS = (
-    "name",
-    "phone",
-    "email",
-    "gender",
-    "birthday",
-    "region",
-    "city",
-    "company",
-    "notes",
+    *PLAIN_FIELDS,
     "owner",
     "channel",
     "stage",

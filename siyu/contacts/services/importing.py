@@ -35,7 +35,7 @@ from siyu.contacts.services.upsert import (
     contact_statistics_refresh,
     contacts_upsert,
 )
-from siyu.contacts.services.values import ContactLookups, contact_values_clean
+from siyu.contacts.services.values import PLAIN_FIELDS, ContactLookups, contact_values_clean
 from siyu.contacts.spreadsheets import (
     MAX_COLUMNS,
     Cell,
@@ -62,21 +62,7 @@ ProgressCallback = Callable[[ImportJob], None]
 MAX_ROWS = 1_000_000
 PREVIEW_ROWS = 20
 COPY_CHUNK = 1024 * 1024
-BUILT_IN_TARGETS = (
-    "name",
-    "phone",
-    "email",
-    "gender",
-    "birthday",
-    "region",
-    "city",
-    "company",
-    "notes",
-    "owner",
-    "channel",
-    "stage",
-    "tags",
-)
+BUILT_IN_TARGETS = (*PLAIN_FIELDS, "owner", "channel", "stage", "tags")
 IDENTITY_PREFIX = "identity."
 CUSTOM_PREFIX = "custom."
 REPEATABLE_TARGETS = frozenset({"tags"})

@@ -33,9 +33,9 @@ from siyu.contacts.models import (
     TimelineEntry,
     TimelineKind,
 )
-from siyu.contacts.services.contacts import PLAIN_FIELDS, _display, _empty, contact_set_field
+from siyu.contacts.services.contacts import _display, _empty, contact_set_field
 from siyu.contacts.services.tags import tags_for_names
-from siyu.contacts.services.values import ContactLookups, contact_values_clean
+from siyu.contacts.services.values import PLAIN_FIELDS, ContactLookups, contact_values_clean
 from siyu.core.db import planner_statistics_refresh
 from siyu.core.errors import ValidationError
 from siyu.core.ids import uuid7

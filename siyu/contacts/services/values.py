@@ -26,23 +26,9 @@ ILLEGAL_IDENTITY_VALUES = frozenset(
 )
 
 TEXT_LIMITS = {"name": 100, "region": 50, "city": 50, "company": 200, "notes": 5000}
-CONTACT_FIELDS = (
-    "name",
-    "phone",
-    "email",
-    "gender",
-    "birthday",
-    "region",
-    "city",
-    "company",
-    "notes",
-    "owner",
-    "channel",
-    "stage",
-    "custom",
-    "tags",
-    "identities",
-)
+# The contact's own columns that a payload sets as they are; then everything a payload may carry.
+PLAIN_FIELDS = ("name", "phone", "email", "gender", "birthday", "region", "city", "company", "notes")
+CONTACT_FIELDS = (*PLAIN_FIELDS, "owner", "channel", "stage", "custom", "tags", "identities")
 
 
 @dataclass
