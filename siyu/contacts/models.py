@@ -58,12 +58,29 @@ class ChannelKind(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+class CostUnit(models.TextChoices):
+    NONE = "", _("No cost")
+    CLICK = "click", _("Per click")
+    CONTACT = "contact", _("Per new contact")
+    MONTH = "month", _("Per month")
+
+
 class Channel(TenantModel):
-    """An acquisition channel: where contacts come from."""
+    """An acquisition channel: where contacts come from.
+
+    Visits are attributed to it by its code (`channel` in the link or `utm_source`), by the
+    `utm_source` values it lists, or by the referrer's domain.
+    """
 
     name = models.CharField(_("name"), max_length=100)
     code = models.SlugField(_("code"), max_length=50)
     kind = models.CharField(_("type"), max_length=20, choices=ChannelKind.choices, default=ChannelKind.OTHER)
+    utm_sources = models.JSONField(_("utm_source values"), default=list, blank=True)
+    referrer_domains = models.JSONField(_("referrer domains"), default=list, blank=True)
+    cost_unit = models.CharField(
+        _("cost unit"), max_length=10, choices=CostUnit.choices, default=CostUnit.NONE, blank=True
+    )
+    unit_cost = models.DecimalField(_("unit cost (¥)"), max_digits=12, decimal_places=2, default=0)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "siyu.core",
     "siyu.tenancy",
     "siyu.contacts",
+    "siyu.tracking",
     "siyu.api",
     "siyu.web",
 ]

@@ -19,6 +19,10 @@ class Permission(models.TextChoices):
     MEMBERS_MANAGE = "members.manage", _("Manage members and teams")
     API_KEYS_MANAGE = "api_keys.manage", _("Manage API keys")
     AUDIT_READ = "audit.read", _("Read the audit log")
+    SOURCES_MANAGE = "sources.manage", _("Manage tracking sources")
+    EVENTS_READ = "events.read", _("See live events and ingestion warnings")
+    CONTENT_MANAGE = "content.manage", _("Manage the content library")
+    CONTENT_SHARE = "content.share", _("Share content with tracked links")
 
 
 class DataScope(models.TextChoices):
@@ -38,7 +42,12 @@ class Role(models.TextChoices):
 
 _ALL = frozenset(Permission)
 _WORK_ON_CONTACTS = frozenset(
-    {Permission.CONTACTS_READ, Permission.CONTACTS_WRITE, Permission.CONTACTS_REVEAL_PHONE}
+    {
+        Permission.CONTACTS_READ,
+        Permission.CONTACTS_WRITE,
+        Permission.CONTACTS_REVEAL_PHONE,
+        Permission.CONTENT_SHARE,
+    }
 )
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -52,6 +61,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.CONTACTS_IMPORT,
         Permission.CONTACTS_EXPORT,
         Permission.TAGS_MANAGE,
+        Permission.EVENTS_READ,
     },
     Role.SALES: _WORK_ON_CONTACTS,
     Role.SERVICE: _WORK_ON_CONTACTS,
@@ -63,6 +73,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.CONTACTS_EXPORT,
             Permission.TAGS_MANAGE,
             Permission.FIELDS_MANAGE,
+            Permission.SOURCES_MANAGE,
+            Permission.EVENTS_READ,
+            Permission.CONTENT_MANAGE,
+            Permission.CONTENT_SHARE,
         }
     ),
 }

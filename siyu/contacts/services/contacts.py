@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from siyu.contacts.cleaning import name_search_keys, reversed_digits
+from siyu.contacts.events import ContactDeleted, ContactsMerged
 from siyu.contacts.models import (
     STAGE_ORDER,
     Contact,
@@ -25,6 +26,7 @@ from siyu.contacts.models import (
 )
 from siyu.contacts.services.values import PLAIN_FIELDS, ContactLookups, contact_values_clean
 from siyu.core.errors import Conflict, PermissionDenied, ValidationError
+from siyu.core.events import publish
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import AuditAction, Member
 from siyu.tenancy.roles import Permission
@@ -367,6 +369,7 @@ def contact_delete(*, actor: Actor, contact: Contact) -> None:
         summary=f"{contact.name} {contact.masked_phone}".strip(),
     )
     ContactRedirect.objects.filter(Q(contact=contact) | Q(old_id=contact.id)).delete()
+    publish(ContactDeleted(workspace_id=contact.workspace_id, contact_id=contact.id))
     contact.delete()
 
 
@@ -401,8 +404,11 @@ def _merged_value(name: str, mine: Any, theirs: Any) -> Any:
 
 
 @transaction.atomic
-def contact_merge(*, actor: Actor, survivor: Contact, other: Contact) -> Contact:
-    actor.require(Permission.CONTACTS_MERGE)
+def contact_merge(*, actor: Actor | None, survivor: Contact, other: Contact, reason: str = "") -> Contact:
+    """Fold `other` into `survivor` (see MERGE_RULE). `actor` None: the system merging on identity
+    evidence (an identified visitor), which is recorded on the timeline with its reason and not audited."""
+    if actor is not None:
+        actor.require(Permission.CONTACTS_MERGE)
     if survivor.id == other.id:
         raise ValidationError(_("A contact cannot be merged with itself."))
     preview = contact_merge_preview(survivor=survivor, other=other)
@@ -443,16 +449,18 @@ def contact_merge(*, actor: Actor, survivor: Contact, other: Contact) -> Contact
     timeline_record(
         contact=survivor,
         kind=TimelineKind.MERGED,
-        data={"merged_id": str(other.id), "merged_name": str(other), "preview": preview},
+        data={"merged_id": str(other.id), "merged_name": str(other), "preview": preview, "reason": reason},
         actor=actor,
     )
-    audit_record(
-        actor=actor,
-        action=AuditAction.CONTACTS_MERGED,
-        target_type="contact",
-        target_id=survivor.id,
-        summary=f"{other} → {survivor}",
-        data={"merged_id": str(other.id)},
-    )
+    if actor is not None:
+        audit_record(
+            actor=actor,
+            action=AuditAction.CONTACTS_MERGED,
+            target_type="contact",
+            target_id=survivor.id,
+            summary=f"{other} → {survivor}",
+            data={"merged_id": str(other.id)},
+        )
+    publish(ContactsMerged(workspace_id=survivor.workspace_id, survivor_id=survivor.id, merged_id=other.id))
     other.delete()
     return survivor

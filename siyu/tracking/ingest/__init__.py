@@ -1,0 +1,1 @@
+"""The Segment-compatible way in: validate, dedupe, store durably, answer. See `spec` and `gateway`."""

@@ -1,0 +1,31 @@
+from siyu.tracking.models.content import Content, ContentCategory, ContentKind, ContentViewer, ShareLink
+from siyu.tracking.models.events import (
+    ContactActivity,
+    Event,
+    EventMinute,
+    EventType,
+    InboundBatch,
+    TrackingSettings,
+)
+from siyu.tracking.models.radar import Notification, NotificationKind
+from siyu.tracking.models.sources import IngestWarning, Source, SourceKind, WarningCode
+
+__all__ = [
+    "ContactActivity",
+    "Content",
+    "ContentCategory",
+    "ContentKind",
+    "ContentViewer",
+    "Event",
+    "EventMinute",
+    "EventType",
+    "InboundBatch",
+    "IngestWarning",
+    "Notification",
+    "NotificationKind",
+    "ShareLink",
+    "Source",
+    "SourceKind",
+    "TrackingSettings",
+    "WarningCode",
+]

@@ -1,0 +1,158 @@
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from siyu.contacts.models import Channel, Stage
+from siyu.core.models import TenantModel
+from siyu.tracking.models.sources import Source
+
+
+class EventType(models.TextChoices):
+    TRACK = "track", _("Track")
+    PAGE = "page", _("Page")
+    SCREEN = "screen", _("Screen")
+    IDENTIFY = "identify", _("Identify")
+    GROUP = "group", _("Group")
+    ALIAS = "alias", _("Alias")
+
+
+class InboundBatch(TenantModel):
+    """Validated events as acknowledged to the sender, waiting for the processor.
+
+    Ingestion stores one row per group commit and answers only after it is durable; the processor turns
+    each batch into `Event` rows and their effects in one transaction and marks it processed there, so
+    a killed worker redoes a batch and never half-applies one.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+", db_index=False)
+    events_json = models.TextField()  # a JSON array of normalised events
+    event_count = models.PositiveIntegerField()
+    received_at = models.DateTimeField()
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["id"], name="inboundbatch_pending", condition=Q(processed_at__isnull=True)),
+            models.Index(fields=["processed_at"], name="inboundbatch_processed"),
+        ]
+
+
+class Event(TenantModel):
+    """One Segment-spec message, stored once per (workspace, messageId). Append-only, ids in time order."""
+
+    workspace = models.ForeignKey(
+        "tenancy.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="+", db_index=False)
+    message_id = models.CharField(max_length=100)
+    type = models.CharField(max_length=10, choices=EventType.choices)
+    # The event name (track), page or screen name, group id or previous id (alias).
+    name = models.CharField(max_length=200, blank=True)
+    # Not a foreign key: the tracking domain moves and deletes a contact's events itself (merge, delete),
+    # which a cascade over this table could only do by scanning it.
+    contact_id = models.UUIDField(null=True, blank=True)
+    anonymous_id = models.CharField(max_length=100, blank=True)
+    user_id = models.CharField(max_length=200, blank=True)
+    properties = models.JSONField(default=dict, blank=True)  # properties, or traits for identify/group
+    context = models.JSONField(default=dict, blank=True)
+    timestamp = models.DateTimeField()  # when it happened, corrected for the device's clock skew
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "message_id"], name="event_unique_message"),
+        ]
+        indexes = [
+            models.Index(fields=["workspace", "contact_id", "-timestamp"], name="event_ws_contact"),
+            models.Index(fields=["workspace", "type", "name", "timestamp"], name="event_ws_type_name"),
+            models.Index(fields=["workspace", "received_at"], name="event_ws_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.name}".strip()
+
+
+class ContactActivity(TenantModel):
+    """Counters kept up to date by the event processor, one row per contact; they outlive pruned events."""
+
+    contact_id = models.UUIDField()
+    first_seen_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    sessions = models.PositiveIntegerField(default=0)
+    page_views = models.PositiveIntegerField(default=0)
+    events = models.PositiveIntegerField(default=0)
+    active_dwell_ms = models.PositiveBigIntegerField(default=0)
+    content_views = models.PositiveIntegerField(default=0)
+    category_views = models.JSONField(default=dict, blank=True)  # content category name → views
+    orders = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    last_order_at = models.DateTimeField(null=True, blank=True)
+    first_touch_channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    last_touch_channel = models.ForeignKey(
+        Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    first_touch = models.JSONField(default=dict, blank=True)  # source, utm, referrer of the first visit
+    last_touch = models.JSONField(default=dict, blank=True)
+    last_event = models.CharField(max_length=200, blank=True)
+    last_page_url = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "contact_id"], name="contactactivity_unique_contact")
+        ]
+
+
+class EventMinute(TenantModel):
+    """Events processed per minute, source and type: the live view's series, kept after pruning."""
+
+    minute = models.DateTimeField()
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+", db_index=False)
+    type = models.CharField(max_length=10, choices=EventType.choices)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "minute", "source", "type"], name="eventminute_unique_bucket"
+            )
+        ]
+
+
+def default_stage_rules() -> dict[str, str]:
+    return {
+        "Form Submitted": Stage.ENGAGED,
+        "Signed Up": Stage.ENGAGED,
+        "Signed In": Stage.ENGAGED,
+        "Comment Posted": Stage.ENGAGED,
+        "Content Liked": Stage.ENGAGED,
+        "Content Shared": Stage.ENGAGED,
+        "Subscribed": Stage.FOLLOWER,
+        "Account Followed": Stage.FOLLOWER,
+        "WeCom Friend Added": Stage.FRIEND,
+        "Order Completed": Stage.CUSTOMER,
+        "Member Joined": Stage.MEMBER,
+    }
+
+
+def default_radar_paths() -> list[str]:
+    return ["/pricing", "/product", "/checkout", "/cart"]
+
+
+class TrackingSettings(TenantModel):
+    """A workspace's tracking choices; a workspace without a row uses the defaults."""
+
+    # Track event name → the stage it moves a contact up to. Any event makes a contact at least a visitor.
+    stage_rules = models.JSONField(_("stage rules"), default=default_stage_rules)
+    # URL path prefixes whose visits are worth a radar notification, besides every content view.
+    radar_paths = models.JSONField(_("key pages"), default=default_radar_paths, blank=True)
+    retention_days = models.PositiveIntegerField(_("keep raw events for (days)"), default=365)
+    session_timeout_minutes = models.PositiveIntegerField(_("session timeout (minutes)"), default=30)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["workspace"], name="trackingsettings_unique_ws")]
