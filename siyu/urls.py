@@ -6,6 +6,12 @@ urlpatterns = [
     path("contacts/", include("siyu.contacts.urls")),
     path("imports/", include("siyu.contacts.urls_import")),
     path("settings/contacts/", include("siyu.contacts.urls_settings")),
+    path("settings/tracking/", include("siyu.tracking.urls_settings")),
     path("settings/", include("siyu.tenancy.urls")),
+    path("v1/", include("siyu.tracking.urls_ingest")),  # Segment-compatible ingestion
+    path("sdk/", include("siyu.tracking.urls_sdk")),
+    path("content/", include("siyu.tracking.urls_content")),
+    path("s/", include("siyu.tracking.urls_share")),  # public share links
+    path("radar/", include("siyu.tracking.urls_radar")),
     path("", include("siyu.web.urls")),
 ]
