@@ -1,6 +1,7 @@
 """Reads of contacts and their satellites. Every read goes through the actor's data scope."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
@@ -21,12 +22,14 @@ from siyu.contacts.models import (
     ExportJob,
     FollowUp,
     Identity,
+    IdentityType,
     ImportJob,
     SavedView,
     StageChange,
     Tag,
     TagGroup,
     TimelineEntry,
+    mask_phone,
 )
 from siyu.core.errors import NotFound
 from siyu.core.pagination import Page, decode_cursor, encode_cursor, paginate_by_id
@@ -419,3 +422,53 @@ def export_job_list(*, actor: Actor, limit: int = 50) -> list[ExportJob]:
     if actor.member_id is None:
         return []
     return list(ExportJob.objects.filter(created_by_id=actor.member_id)[:limit])
+
+
+# For the event processor ------------------------------------------------------------------------------
+
+
+def identity_owners(*, keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], UUID]:
+    """(type, namespace, value) → the contact holding it, for the keys that are held. One query per 500."""
+    wanted = list(dict.fromkeys(keys))
+    found: dict[tuple[str, str, str], UUID] = {}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        rows = Identity.objects.filter(value__in={value for _k, _ns, value in chunk}).values_list(
+            "type", "namespace", "value", "contact_id"
+        )
+        wanted_set = set(chunk)
+        for kind, namespace, value, contact_id in rows:
+            if (kind, namespace, value) in wanted_set:
+                found[(kind, namespace, value)] = contact_id
+    return found
+
+
+def contacts_known_identities(*, contact_ids: Iterable[UUID]) -> dict[UUID, list[tuple[str, str, str]]]:
+    """The identities other than anonymous browser ids of these contacts; a contact with none is anonymous."""
+    found: dict[UUID, list[tuple[str, str, str]]] = {}
+    rows = (
+        Identity.objects.filter(contact_id__in=list(set(contact_ids)))
+        .exclude(type=IdentityType.ANONYMOUS)
+        .values_list("contact_id", "type", "namespace", "value")
+    )
+    for contact_id, kind, namespace, value in rows:
+        found.setdefault(contact_id, []).append((kind, namespace, value))
+    return found
+
+
+@dataclass(frozen=True)
+class ContactBrief:
+    id: UUID
+    label: str  # name, masked phone or nothing
+    owner_id: UUID | None
+    stage: str
+
+
+def contact_briefs(*, contact_ids: Iterable[UUID]) -> dict[UUID, ContactBrief]:
+    rows = Contact.objects.filter(id__in=list(set(contact_ids))).values_list(
+        "id", "name", "phone", "owner_id", "stage"
+    )
+    return {
+        cid: ContactBrief(id=cid, label=name or mask_phone(phone), owner_id=owner_id, stage=stage)
+        for cid, name, phone, owner_id, stage in rows
+    }

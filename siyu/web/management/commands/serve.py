@@ -83,14 +83,17 @@ class Command(BaseCommand):
         self._say(_("Started the web server (pid %(pid)d).") % {"pid": web.pid})
         if options["no_worker"]:
             self._say(_("No background worker (--no-worker): run one elsewhere."))
-        elif self._tasks_need_worker():
-            for number in range(1, options["task_workers"] + 1):
-                worker = supervisor.start(name=f"worker {number}", argv=self._worker_argv(), env=env)
-                self._say(
-                    _("Started background worker %(n)d (pid %(pid)d).") % {"n": number, "pid": worker.pid}
-                )
         else:
-            self._say(_("The task backend runs tasks itself; no background worker needed."))
+            processor = supervisor.start(name="event processor", argv=self._processor_argv(), env=env)
+            self._say(_("Started the event processor (pid %(pid)d).") % {"pid": processor.pid})
+            if self._tasks_need_worker():
+                for number in range(1, options["task_workers"] + 1):
+                    worker = supervisor.start(name=f"worker {number}", argv=self._worker_argv(), env=env)
+                    self._say(
+                        _("Started background worker %(n)d (pid %(pid)d).") % {"n": number, "pid": worker.pid}
+                    )
+            else:
+                self._say(_("The task backend runs tasks itself; no background worker needed."))
 
         url = public_url(host, port)
         announced = False
@@ -150,6 +153,9 @@ class Command(BaseCommand):
 
     def _worker_argv(self) -> list[str]:
         return [sys.executable, "-m", "siyu.cli", "db_worker", "--no-reload", "--queue-name", "*"]
+
+    def _processor_argv(self) -> list[str]:
+        return [sys.executable, "-m", "siyu.cli", "process_events"]
 
     def _tasks_need_worker(self) -> bool:
         backends: dict[str, dict[str, Any]] = getattr(settings, "TASKS", {})

@@ -1,0 +1,92 @@
+"""Accepting messages for a source: normalise each, keep the good ones durably, record the bad ones.
+
+Every way in — the HTTP gateway, server-side code (order import, WeCom callbacks) — calls
+`events_accept`. It returns only after the batch is committed: that is when the sender may forget it.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.db import transaction
+
+from siyu.tracking.ingest.spec import Received, Rejected, normalise
+from siyu.tracking.models import InboundBatch, IngestWarning, Source
+
+# A misbehaving sender must not flood the warnings table: keep this many per request, count the rest.
+MAX_WARNINGS_KEPT = 20
+SAMPLE_CHARS = 500
+
+
+@dataclass
+class Skipped:
+    index: int
+    code: str
+    detail: str
+    message_id: str = ""
+
+
+@dataclass
+class Accepted:
+    stored: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def _message_id(message: Any) -> str:
+    if isinstance(message, dict) and isinstance(message.get("messageId"), str):
+        return str(message["messageId"])[:100]
+    return ""
+
+
+def events_accept(
+    *,
+    source: Source,
+    messages: Sequence[Any],
+    received: Received,
+    sent_at: datetime | None = None,
+    batch_context: Mapping[str, Any] | None = None,
+    default_type: str | None = None,
+) -> Accepted:
+    accepted = Accepted()
+    good: list[dict[str, Any]] = []
+    warnings: list[IngestWarning] = []
+    for index, message in enumerate(messages):
+        try:
+            good.append(
+                normalise(
+                    message,
+                    received=received,
+                    sent_at=sent_at,
+                    batch_context=batch_context,
+                    default_type=default_type,
+                )
+            )
+        except Rejected as rejected:
+            skipped = Skipped(index, rejected.code, rejected.detail, _message_id(message))
+            accepted.skipped.append(skipped)
+            if len(warnings) < MAX_WARNINGS_KEPT:
+                warnings.append(
+                    IngestWarning(
+                        workspace_id=source.workspace_id,
+                        source=source,
+                        code=rejected.code,
+                        detail=rejected.detail[:300],
+                        message_id=skipped.message_id,
+                        sample=orjson.dumps(message).decode()[:SAMPLE_CHARS],
+                    )
+                )
+    with transaction.atomic():
+        if good:
+            InboundBatch.objects.create(
+                workspace_id=source.workspace_id,
+                source=source,
+                events_json=orjson.dumps(good).decode(),
+                event_count=len(good),
+                received_at=received.at,
+            )
+        if warnings:
+            IngestWarning.objects.bulk_create(warnings)
+    accepted.stored = len(good)
+    return accepted

@@ -1,0 +1,381 @@
+"""The event processor: identity resolution, counters, stages, attribution, radar, exactly-once effects."""
+
+from decimal import Decimal
+
+import pytest
+
+from siyu.contacts.models import Contact, Identity, IdentityType, Stage, TimelineEntry, TimelineKind
+from siyu.contacts.services import contact_delete, contact_merge
+from siyu.core.tenancy import workspace_scope
+from siyu.tracking.models import (
+    ContactActivity,
+    Content,
+    ContentViewer,
+    Event,
+    EventMinute,
+    InboundBatch,
+    IngestWarning,
+    Notification,
+    ShareLink,
+    TrackingSettings,
+    WarningCode,
+)
+from siyu.tracking.services import effects
+from siyu.tracking.services.processing import inbound_process
+from tests.factories import ChannelFactory, ContactFactory
+from tests.tracking.events import ago, iso, make_source, message, page, process_all, send, send_and_process
+
+pytestmark = pytest.mark.django_db
+
+
+def _identities(contact: Contact) -> set[tuple[str, str]]:
+    return set(Identity.objects.filter(contact=contact).values_list("type", "value"))
+
+
+def test_an_unknown_browser_becomes_a_visitor_with_its_history(workspace):
+    source = make_source()
+    send_and_process(source, [page("anon-1"), message(anonymousId="anon-1")])
+    contact = Contact.objects.get()
+    assert contact.stage == Stage.VISITOR
+    assert _identities(contact) == {(IdentityType.ANONYMOUS, "anon-1")}
+    assert set(Event.objects.values_list("contact_id", flat=True)) == {contact.id}
+    assert contact.last_seen_at is not None
+    activity = ContactActivity.objects.get(contact_id=contact.id)
+    assert (activity.events, activity.page_views, activity.sessions) == (2, 1, 1)
+
+
+def test_identify_links_the_anonymous_history_to_the_user(workspace):
+    source = make_source()
+    send_and_process(source, [page("anon-1"), page("anon-1", path="/articles/2")])
+    send_and_process(
+        source,
+        [
+            message(
+                "identify",
+                anonymousId="anon-1",
+                userId="u-100",
+                traits={"name": "张三", "email": "zs@example.com"},
+            )
+        ],
+    )
+    contact = Contact.objects.get()
+    assert contact.name == "张三"
+    assert contact.email == "zs@example.com"
+    assert _identities(contact) == {
+        (IdentityType.ANONYMOUS, "anon-1"),
+        (IdentityType.USER_ID, "u-100"),
+        (IdentityType.EMAIL, "zs@example.com"),
+    }
+    assert Event.objects.filter(contact_id=contact.id).count() == 3
+    # A later visit on another device, already logged in, joins the same contact.
+    send_and_process(source, [page("anon-phone", userId="u-100")])
+    assert Contact.objects.count() == 1
+    assert (IdentityType.ANONYMOUS, "anon-phone") in _identities(contact)
+
+
+def test_a_visitor_who_gives_a_known_phone_is_merged_into_that_contact(workspace):
+    known = ContactFactory(name="李四", phone="+8613800138000")
+    source = make_source()
+    send_and_process(source, [page("anon-7"), page("anon-7", path="/pricing")])
+    visitor_id = Contact.objects.exclude(id=known.id).get().id
+    send_and_process(source, [message("identify", anonymousId="anon-7", traits={"phone": "13800138000"})])
+    assert list(Contact.objects.values_list("id", flat=True)) == [known.id]
+    assert Event.objects.filter(contact_id=known.id).count() == 3
+    assert (IdentityType.ANONYMOUS, "anon-7") in _identities(known)
+    merged = TimelineEntry.objects.get(contact=known, kind=TimelineKind.MERGED)
+    assert merged.data["merged_id"] == str(visitor_id)
+    assert merged.data["reason"] == "identity"
+    assert ContactActivity.objects.get(contact_id=known.id).page_views == 2
+
+
+def test_two_identified_contacts_are_never_merged_automatically(workspace):
+    source = make_source()
+    send_and_process(source, [page("anon-a", userId="alice"), page("anon-b", userId="bob")])
+    alice = Identity.objects.get(value="alice").contact
+    bob = Identity.objects.get(value="bob").contact
+    # Bob's device reports Alice's user id: two known people meet in one event.
+    send_and_process(source, [message(anonymousId="anon-b", userId="alice", messageId="clash")])
+    assert Contact.objects.count() == 2
+    assert Event.objects.get(message_id="clash").contact_id == alice.id
+    assert _identities(bob) == {(IdentityType.ANONYMOUS, "anon-b"), (IdentityType.USER_ID, "bob")}
+    warning = IngestWarning.objects.get(code=WarningCode.IDENTITY_CONFLICT)
+    assert warning.message_id == "clash"
+
+
+def test_a_new_user_on_a_shared_device_starts_a_new_contact(workspace):
+    source = make_source()
+    send_and_process(source, [page("family-ipad", userId="mum")])
+    send_and_process(source, [page("family-ipad", userId="son", messageId="son-visit")])
+    mum = Identity.objects.get(value="mum").contact
+    son = Identity.objects.get(value="son").contact
+    assert mum.id != son.id
+    assert Event.objects.get(message_id="son-visit").contact_id == son.id
+    assert (IdentityType.ANONYMOUS, "family-ipad") in _identities(mum)
+
+
+def test_an_identity_trait_held_by_another_known_contact_is_not_applied(workspace):
+    known = ContactFactory(name="王五", phone="+8613900139000")
+    source = make_source()
+    send_and_process(
+        source, [message("identify", userId="u-9", anonymousId="anon-9", traits={"name": "小九"})]
+    )
+    send_and_process(
+        source, [message("identify", userId="u-9", traits={"phone": "13900139000", "city": "上海"})]
+    )
+    nine = Identity.objects.get(value="u-9").contact
+    assert nine.id != known.id
+    assert (nine.phone, nine.city) == ("", "上海")
+    assert IngestWarning.objects.filter(code=WarningCode.IDENTITY_CONFLICT).exists()
+
+
+def test_alias_joins_the_previous_id_to_the_user(workspace):
+    source = make_source()
+    send_and_process(source, [page("anon-x")])
+    send_and_process(source, [message("alias", previousId="anon-x", userId="member-1")])
+    contact = Contact.objects.get()
+    assert (IdentityType.USER_ID, "member-1") in _identities(contact)
+
+
+def test_events_move_the_stage_forward_and_never_back(workspace):
+    source = make_source()
+    anon = "anon-s"
+    send_and_process(source, [message(anonymousId=anon, event="Form Submitted")])
+    assert Contact.objects.get().stage == Stage.ENGAGED
+    send_and_process(
+        source,
+        [message(anonymousId=anon, event="Order Completed", properties={"order_id": "o1", "total": 199})],
+    )
+    contact = Contact.objects.get()
+    assert contact.stage == Stage.CUSTOMER
+    send_and_process(source, [message(anonymousId=anon, event="Subscribed")])
+    assert Contact.objects.get().stage == Stage.CUSTOMER
+    stages = list(contact.stage_changes.order_by("changed_at").values_list("to_stage", "reason"))
+    assert stages == [
+        (Stage.VISITOR, "tracking"),
+        (Stage.ENGAGED, "event: Form Submitted"),
+        (Stage.CUSTOMER, "event: Order Completed"),
+    ]
+
+
+def test_the_stage_mapping_is_per_workspace(workspace):
+    TrackingSettings.objects.create(stage_rules={"Coupon Claimed": Stage.FOLLOWER})
+    source = make_source()
+    send_and_process(
+        source,
+        [message(anonymousId="a", event="Coupon Claimed"), message(anonymousId="b", event="Subscribed")],
+    )
+    stages = dict(Identity.objects.values_list("value", "contact__stage"))
+    assert stages == {"a": Stage.FOLLOWER, "b": Stage.VISITOR}
+
+
+def test_counters_add_sessions_dwell_content_orders_and_revenue(workspace):
+    source = make_source()
+    view = {"view_id": "v1", "title": "秋冬护肤指南"}
+    send_and_process(
+        source,
+        [
+            page("anon-c", timestamp=iso(ago(hours=3))),
+            message(
+                anonymousId="anon-c",
+                event="Page Engaged",
+                timestamp=iso(ago(hours=3)),
+                properties={**view, "active_dwell_ms": 15000, "dwell_delta_ms": 15000, "scroll_depth": 40},
+            ),
+            message(
+                anonymousId="anon-c",
+                event="Page Left",
+                timestamp=iso(ago(hours=3)),
+                properties={**view, "active_dwell_ms": 21000, "dwell_delta_ms": 6000, "scroll_depth": 75},
+            ),
+            page("anon-c", path="/cart", timestamp=iso(ago(minutes=5))),
+            message(
+                anonymousId="anon-c",
+                event="Order Completed",
+                timestamp=iso(ago(minutes=4)),
+                properties={"order_id": "o-1", "revenue": "299.50"},
+            ),
+            message(
+                anonymousId="anon-c",
+                event="Order Completed",
+                timestamp=iso(ago(minutes=3)),
+                properties={"order_id": "o-2", "total": 100},
+            ),
+        ],
+    )
+    activity = ContactActivity.objects.get()
+    assert activity.sessions == 2
+    assert activity.page_views == 2
+    assert activity.events == 6
+    assert activity.active_dwell_ms == 21000
+    assert (activity.orders, activity.revenue) == (2, Decimal("399.50"))
+    assert activity.last_page_url == "https://shop.example.com/cart"
+
+
+def test_first_and_last_touch_channels_come_from_utm_referrer_and_code(workspace):
+    ad = ChannelFactory(name="朋友圈广告", code="moments-ad", utm_sources=["wx_moments"])
+    search = ChannelFactory(name="百度搜索", code="baidu", referrer_domains=["baidu.com"])
+    article = ChannelFactory(name="公众号文章", code="gzh")
+    source = make_source(channel=article)
+    send_and_process(
+        source,
+        [
+            page(
+                "anon-t",
+                timestamp=iso(ago(days=3)),
+                context={"campaign": {"source": "wx_moments", "medium": "cpc"}},
+            ),
+            page(
+                "anon-t",
+                timestamp=iso(ago(days=2)),
+                properties={"referrer": "https://www.baidu.com/s?wd=面霜"},
+            ),
+            page("anon-t", timestamp=iso(ago(days=1))),
+        ],
+    )
+    contact = Contact.objects.get()
+    activity = ContactActivity.objects.get()
+    assert activity.first_touch_channel_id == ad.id
+    assert activity.first_touch["campaign"] == {"source": "wx_moments", "medium": "cpc"}
+    assert activity.last_touch_channel_id == search.id
+    assert contact.channel_id == ad.id
+    # Without any attribution in the visit, the source's channel is the first touch.
+    send_and_process(source, [page("anon-plain")])
+    plain = Identity.objects.get(value="anon-plain").contact
+    assert plain.channel_id == article.id
+
+
+def test_replaying_batches_changes_nothing(workspace):
+    source = make_source()
+    batch = [page("anon-r"), message(anonymousId="anon-r", event="Order Completed", properties={"total": 50})]
+    send_and_process(source, batch)
+    before = ContactActivity.objects.values("events", "orders", "revenue").get()
+    send_and_process(source, batch)
+    send_and_process(source, batch[1:])
+    assert Event.objects.count() == 2
+    assert ContactActivity.objects.values("events", "orders", "revenue").get() == before
+    assert EventMinute.objects.get(type="page").count == 1
+
+
+def test_a_failure_half_way_leaves_nothing_and_the_batch_is_redone(workspace, monkeypatch):
+    source = make_source()
+    send(source, [page("anon-f"), message(anonymousId="anon-f", event="Subscribed")])
+    real = effects._stages_advance
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(effects, "_stages_advance", explode)
+    monkeypatch.setattr("siyu.tracking.services.processing.time.sleep", lambda seconds: None)
+    inbound_process()
+    assert not Event.objects.exists()
+    assert not Contact.objects.exists()
+    pending = InboundBatch.objects.get()
+    assert (pending.processed_at, pending.attempts) == (None, 1)
+    assert "worker killed" in pending.last_error
+    monkeypatch.setattr(effects, "_stages_advance", real)
+    process_all()
+    assert Event.objects.count() == 2
+    assert Contact.objects.get().stage == Stage.FOLLOWER
+
+
+def test_a_batch_that_keeps_failing_is_set_aside_with_a_warning(workspace, monkeypatch):
+    source = make_source()
+    send(source, [page("anon-p")])
+    send(source, [page("anon-q")])
+    monkeypatch.setattr("siyu.tracking.services.processing.time.sleep", lambda seconds: None)
+    calls = {"n": 0}
+    real = effects._minutes_count
+
+    def fail_for_p(events):
+        if any(e["anonymousId"] == "anon-p" for e in events):
+            calls["n"] += 1
+            raise ValueError("poison")
+        real(events)
+
+    monkeypatch.setattr(effects, "_minutes_count", fail_for_p)
+    for _ in range(6):
+        inbound_process()
+    assert list(Event.objects.values_list("anonymous_id", flat=True)) == ["anon-q"]
+    assert IngestWarning.objects.get().detail.startswith("a batch of 1 events could not be processed")
+    assert not InboundBatch.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_reading_content_rings_the_owners_radar_and_updates_it(workspace, rep):
+    owned = ContactFactory(name="张三", owner=rep)
+    Identity.objects.create(contact=owned, type=IdentityType.USER_ID, value="zhang")
+    article = Content.objects.create(title="秋冬护肤指南", body="<p>…</p>")
+    source = make_source()
+    view = {"view_id": "view-1", "content_id": str(article.id)}
+    send_and_process(source, [page("anon-z", userId="zhang", properties=view)])
+    alert = Notification.objects.get(member=rep)
+    assert alert.key == "view:view-1"
+    assert alert.data["contact_name"] == "张三"
+    assert alert.data["title"] == "秋冬护肤指南"
+    assert alert.data["state"] == "reading"
+    first_version = alert.version
+    send_and_process(
+        source,
+        [
+            message(
+                userId="zhang",
+                event="Page Engaged",
+                properties={**view, "active_dwell_ms": 130000, "dwell_delta_ms": 15000, "scroll_depth": 60},
+            )
+        ],
+    )
+    alert.refresh_from_db()
+    assert (alert.data["dwell_ms"], alert.data["depth"]) == (130000, 60)
+    assert alert.version > first_version
+    assert Notification.objects.count() == 1
+    viewer = ContentViewer.objects.get()
+    assert (viewer.contact_id, viewer.views, viewer.active_dwell_ms, viewer.max_read_depth) == (
+        owned.id,
+        1,
+        15000,
+        60,
+    )
+
+
+def test_an_unowned_reader_rings_the_sharers_radar(workspace, rep):
+    article = Content.objects.create(title="新品上市", body="")
+    link = ShareLink.objects.create(content=article, member=rep, token="tok123")
+    source = make_source()
+    send_and_process(
+        source, [page("anon-s", properties={"content_id": str(article.id), "share_token": "tok123"})]
+    )
+    assert Notification.objects.get().member_id == rep.id
+    assert ContentViewer.objects.get().sharer_id == rep.id
+    assert link.id
+
+
+def test_old_events_do_not_ring_the_radar(workspace, rep):
+    ContactFactory(owner=rep)
+    source = make_source()
+    send_and_process(source, [page("anon-o", path="/pricing", timestamp=iso(ago(days=2)))])
+    assert not Notification.objects.exists()
+
+
+def test_merging_and_deleting_contacts_carries_their_events(workspace, admin_actor):
+    source = make_source()
+    send_and_process(source, [page("anon-m1", userId="m1"), page("anon-m2", userId="m2")])
+    first = Identity.objects.get(value="m1").contact
+    second = Identity.objects.get(value="m2").contact
+    contact_merge(actor=admin_actor, survivor=first, other=second)
+    assert set(Event.objects.values_list("contact_id", flat=True)) == {first.id}
+    assert ContactActivity.objects.get().page_views == 2
+    contact_delete(actor=admin_actor, contact=first)
+    assert not Event.objects.exists()
+    assert not ContactActivity.objects.exists()
+
+
+def test_another_workspaces_processor_output_stays_there(workspace, other_workspace):
+    source = make_source()
+    send_and_process(source, [page("anon-w", userId="same-user")])
+    with workspace_scope(other_workspace.id):
+        assert not Contact.objects.exists()
+        assert not Event.objects.exists()
+        assert not ContactActivity.objects.exists()
+        other = make_source(name="他")
+        send_and_process(other, [page("anon-w", userId="same-user")])
+        assert Contact.objects.count() == 1
+    assert Contact.objects.count() == 1
