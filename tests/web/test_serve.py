@@ -95,7 +95,7 @@ def _wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) 
         assert process.poll() is None, log.read_text()
         if _status(port, "/login/") in (200, 302):
             children = _children(process.pid)
-            if len(children) == 2:
+            if len(children) == 3:
                 return children
         time.sleep(0.25)
     raise AssertionError(f"siyu serve did not answer on /login/ in {STARTUP_SECONDS} s:\n{log.read_text()}")
@@ -109,6 +109,7 @@ def test_serve_migrates_serves_and_stops_web_and_worker_on_ctrl_c(serve) -> None
     commands = sorted(children.values())
     assert sum("uvicorn siyu.asgi:application" in c for c in commands) == 1
     assert sum("db_worker" in c for c in commands) == 1
+    assert sum("process_events" in c for c in commands) == 1
     # serve announces the URL once its own probe gets an answer, which may be just after ours.
     deadline = time.monotonic() + 10
     while f"http://127.0.0.1:{port}/" not in log.read_text() and time.monotonic() < deadline:
@@ -123,10 +124,11 @@ def test_serve_migrates_serves_and_stops_web_and_worker_on_ctrl_c(serve) -> None
     assert _status(port, "/login/") is None
 
 
-def test_serve_stops_the_web_server_when_the_worker_dies(serve) -> None:
+@pytest.mark.parametrize("child", ["db_worker", "process_events"])
+def test_serve_stops_the_web_server_when_a_worker_dies(serve, child) -> None:
     process, port, log = serve
     children = _wait_until_serving(process, port, log)
-    worker = next(pid for pid, command in children.items() if "db_worker" in command)
+    worker = next(pid for pid, command in children.items() if child in command)
 
     os.kill(worker, signal.SIGKILL)
 
