@@ -24,6 +24,8 @@ from siyu.contacts.models import (
 )
 from siyu.contacts.services.contacts import _display, contact_set_field
 from siyu.contacts.services.values import ContactLookups, contact_values_clean
+from siyu.core.db import rows_write
+from siyu.core.ids import uuid7
 from siyu.core.tenancy import active_workspace_id
 from siyu.core.time import now
 
@@ -66,29 +68,61 @@ def visitors_create(*, visitors: Sequence[NewVisitor]) -> None:
     if not visitors:
         return
     moment = now()
-    Contact.objects.bulk_create(
+    rows_write(
+        Contact,
         [
-            Contact(
-                id=v.contact_id, stage=Stage.VISITOR, channel_id=v.channel_id, last_seen_at=v.first_seen_at
-            )
+            {
+                "id": v.contact_id,
+                "stage": Stage.VISITOR,
+                "channel_id": v.channel_id,
+                "last_seen_at": v.first_seen_at,
+                "created_at": moment,
+                "updated_at": moment,
+            }
             for v in visitors
-        ]
+        ],
     )
-    Identity.objects.bulk_create(
+    rows_write(
+        Identity,
         [
-            Identity(contact_id=v.contact_id, type=kind, namespace=namespace, value=value, created_at=moment)
+            {
+                "id": uuid7(),
+                "contact_id": v.contact_id,
+                "type": k,
+                "namespace": ns,
+                "value": value,
+                "created_at": moment,
+            }
             for v in visitors
-            for kind, namespace, value in v.identities
-        ]
+            for k, ns, value in v.identities
+        ],
     )
-    StageChange.objects.bulk_create(
-        [StageChange(contact_id=v.contact_id, to_stage=Stage.VISITOR, reason=v.reason) for v in visitors]
-    )
-    TimelineEntry.objects.bulk_create(
+    rows_write(
+        StageChange,
         [
-            TimelineEntry(contact_id=v.contact_id, kind=TimelineKind.CREATED, data={"source": v.reason})
+            {
+                "id": uuid7(),
+                "contact_id": v.contact_id,
+                "from_stage": "",
+                "to_stage": Stage.VISITOR,
+                "reason": v.reason,
+                "changed_at": moment,
+            }
             for v in visitors
-        ]
+        ],
+    )
+    rows_write(
+        TimelineEntry,
+        [
+            {
+                "id": uuid7(),
+                "contact_id": v.contact_id,
+                "kind": TimelineKind.CREATED,
+                "data": {"source": v.reason},
+                "created_at": moment,
+            }
+            for v in visitors
+        ],
     )
 
 

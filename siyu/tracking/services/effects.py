@@ -27,6 +27,8 @@ from siyu.contacts.services.tracked import (
     identities_link,
     visitors_create,
 )
+from siyu.core.db import instance_rows, rows_update, rows_write
+from siyu.core.ids import uuid7
 from siyu.core.time import now
 from siyu.tracking.models import (
     ContactActivity,
@@ -46,26 +48,6 @@ ORDER_COMPLETED = "Order Completed"
 MAX_DWELL_DELTA_MS = 60 * 60 * 1000  # one report never adds more than an hour
 MAX_ORDER_AMOUNT = Decimal("100000000")
 RADAR_RECENT = timedelta(minutes=30)  # older events (imports, late batches) do not ring the radar
-
-ACTIVITY_FIELDS = [
-    "first_seen_at",
-    "last_seen_at",
-    "sessions",
-    "page_views",
-    "events",
-    "active_dwell_ms",
-    "content_views",
-    "category_views",
-    "orders",
-    "revenue",
-    "last_order_at",
-    "first_touch_channel",
-    "last_touch_channel",
-    "first_touch",
-    "last_touch",
-    "last_event",
-    "last_page_url",
-]
 
 
 @dataclass
@@ -126,6 +108,8 @@ def _page_of(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _uuid(value: Any) -> UUID | None:
+    if not value:
+        return None
     try:
         return UUID(str(value))
     except (TypeError, ValueError):
@@ -210,24 +194,26 @@ def effects_apply(data: EffectInput) -> None:
     visitors_create(visitors=data.new_visitors)
     identities_link(links=data.links)
 
-    Event.objects.bulk_create(
+    rows_write(
+        Event,
         [
-            Event(
-                source_id=e["sourceId"],
-                message_id=e["messageId"],
-                type=e["type"],
-                name=e["name"],
-                contact_id=e["contactId"],
-                anonymous_id=e["anonymousId"],
-                user_id=e["userId"],
-                properties=e["properties"],
-                context=e["context"],
-                timestamp=e["timestamp"],
-                received_at=e["receivedAt"],
-            )
+            {
+                "id": uuid7(),
+                "source_id": e["sourceId"],
+                "message_id": e["messageId"],
+                "type": e["type"],
+                "name": e["name"],
+                "contact_id": e["contactId"],
+                "anonymous_id": e["anonymousId"],
+                "user_id": e["userId"],
+                "properties": e["properties"],
+                "context": e["context"],
+                "timestamp": e["timestamp"],
+                "received_at": e["receivedAt"],
+            }
             for e in events
         ],
-        ignore_conflicts=True,
+        conflict="ignore",
     )
     for event in events:
         values = event.get("_traits")
@@ -239,64 +225,144 @@ def effects_apply(data: EffectInput) -> None:
     activities = _activity_update(events, settings=settings)
     _viewers_update(events)
     _stages_advance(events, settings=settings)
+    new_visitors = {v.contact_id for v in data.new_visitors}
     contacts_channel_fill(
         channels={
-            a.contact_id: a.first_touch_channel_id
+            a.contact_id: a.values["first_touch_channel_id"]
             for a in activities
-            if a.first_touch_channel_id and a.contact_id not in {v.contact_id for v in data.new_visitors}
+            if "first_touch" in a.changed
+            and a.values["first_touch_channel_id"]
+            and a.contact_id not in new_visitors
         }
     )
-    contacts_seen(last_seen={a.contact_id: a.last_seen_at for a in activities if a.last_seen_at})
+    contacts_seen(last_seen={a.contact_id: a.values["last_seen_at"] for a in activities})
     _minutes_count(events)
     _radar_notify(events, settings=settings)
 
 
-def _activity_update(events: list[dict[str, Any]], *, settings: TrackingSettings) -> list[ContactActivity]:
+# The counters every event may change; the attribution and category columns change rarely and are
+# written only for the contacts whose values moved.
+COUNTER_FIELDS = [
+    "first_seen_at",
+    "last_seen_at",
+    "sessions",
+    "page_views",
+    "events",
+    "active_dwell_ms",
+    "content_views",
+    "orders",
+    "revenue",
+    "last_order_at",
+    "last_event",
+    "last_page_url",
+]
+FIRST_TOUCH_FIELDS = ["first_touch", "first_touch_channel_id"]
+LAST_TOUCH_FIELDS = ["last_touch", "last_touch_channel_id"]
+
+
+@dataclass
+class Activity:
+    """One contact's counters while a chunk is applied: loaded without the JSON columns when possible."""
+
+    contact_id: UUID
+    values: dict[str, Any]
+    is_new: bool
+    changed: set[str]
+
+
+def _activity_load(contact_ids: set[UUID], *, with_categories: set[UUID]) -> dict[UUID, Activity]:
+    loaded: dict[UUID, Activity] = {}
+    for row in ContactActivity.objects.filter(contact_id__in=contact_ids).values(
+        "contact_id", *COUNTER_FIELDS
+    ):
+        loaded[row["contact_id"]] = Activity(row["contact_id"], row, is_new=False, changed=set())
+    if with_categories:
+        categories = ContactActivity.objects.filter(contact_id__in=with_categories & set(loaded)).values_list(
+            "contact_id", "category_views"
+        )
+        for contact_id, views in categories:
+            loaded[contact_id].values["category_views"] = views
+    return loaded
+
+
+def _activity_update(events: list[dict[str, Any]], *, settings: TrackingSettings) -> list[Activity]:
     contact_ids = {e["contactId"] for e in events}
-    rows = {a.contact_id: a for a in ContactActivity.objects.filter(contact_id__in=contact_ids)}
+    readers = {e["contactId"] for e in events if e["_content"] is not None}
+    rows = _activity_load(contact_ids, with_categories=readers)
     timeout = timedelta(minutes=settings.session_timeout_minutes)
     for event in events:
         contact_id, moment, properties = event["contactId"], event["timestamp"], event["properties"]
-        row = rows.get(contact_id)
-        if row is None:
-            row = rows[contact_id] = ContactActivity(contact_id=contact_id, category_views={})
-        if row.first_seen_at is None or moment < row.first_seen_at:
-            row.first_seen_at = moment
-            if not row.first_touch:
-                row.first_touch = event["_touch"]
-                row.first_touch_channel_id = event["_channel"]
-        if row.last_seen_at is None or moment - row.last_seen_at > timeout:
-            row.sessions += 1
-        if row.last_seen_at is None or moment > row.last_seen_at:
-            row.last_seen_at = moment
-        row.events += 1
-        row.last_event = (event["name"] or event["type"])[:200]
+        activity = rows.get(contact_id)
+        if activity is None:
+            blank: dict[str, Any] = dict.fromkeys(
+                ("sessions", "page_views", "events", "active_dwell_ms", "content_views", "orders"), 0
+            )
+            blank.update(
+                first_seen_at=None,
+                last_seen_at=None,
+                revenue=Decimal(0),
+                last_order_at=None,
+                last_event="",
+                last_page_url="",
+                category_views={},
+            )
+            activity = rows[contact_id] = Activity(contact_id, blank, is_new=True, changed=set())
+        row = activity.values
+        if row["first_seen_at"] is None:
+            row["first_touch"], row["first_touch_channel_id"] = event["_touch"], event["_channel"]
+            activity.changed.add("first_touch")
+        if row["first_seen_at"] is None or moment < row["first_seen_at"]:
+            row["first_seen_at"] = moment
+        if row["last_seen_at"] is None or moment - row["last_seen_at"] > timeout:
+            row["sessions"] += 1
+        if row["last_seen_at"] is None or moment > row["last_seen_at"]:
+            row["last_seen_at"] = moment
+        row["events"] += 1
+        row["last_event"] = (event["name"] or event["type"])[:200]
         if event["type"] in ("page", "screen"):
-            row.page_views += 1
-            row.last_page_url = event["_page"]["url"][:500]
-            if _Attribution.explicit(event["_touch"]) and event["_touch"]["channel"]:
-                row.last_touch = event["_touch"]
-                row.last_touch_channel_id = event["_channel"]
+            row["page_views"] += 1
+            row["last_page_url"] = event["_page"]["url"][:500]
+            if event["_touch"]["channel"]:
+                row["last_touch"], row["last_touch_channel_id"] = event["_touch"], event["_channel"]
+                activity.changed.add("last_touch")
             content = event["_content"]
             if content is not None:
-                row.content_views += 1
+                row["content_views"] += 1
                 if content.category is not None:
                     name = content.category.name
-                    row.category_views = {**row.category_views, name: row.category_views.get(name, 0) + 1}
+                    views = row.setdefault("category_views", {})
+                    views[name] = views.get(name, 0) + 1
+                    activity.changed.add("category_views")
         elif event["name"] in ENGAGEMENT_EVENTS:
-            row.active_dwell_ms += _int(properties.get("dwell_delta_ms"), limit=MAX_DWELL_DELTA_MS)
+            row["active_dwell_ms"] += _int(properties.get("dwell_delta_ms"), limit=MAX_DWELL_DELTA_MS)
         elif event["name"] == ORDER_COMPLETED:
-            row.orders += 1
-            row.revenue = Decimal(row.revenue) + _amount(properties)
-            if row.last_order_at is None or moment > row.last_order_at:
-                row.last_order_at = moment
+            row["orders"] += 1
+            row["revenue"] = Decimal(row["revenue"]) + _amount(properties)
+            if row["last_order_at"] is None or moment > row["last_order_at"]:
+                row["last_order_at"] = moment
     activities = list(rows.values())
-    ContactActivity.objects.bulk_create(
-        activities,
-        update_conflicts=True,
-        unique_fields=["workspace", "contact_id"],
-        update_fields=ACTIVITY_FIELDS,
+    rows_write(
+        ContactActivity,
+        [{"id": uuid7(), "contact_id": a.contact_id, **a.values} for a in activities if a.is_new],
     )
+    existing = [a for a in activities if not a.is_new]
+    rows_update(
+        ContactActivity,
+        [{"contact_id": a.contact_id, **a.values} for a in existing],
+        key=["contact_id"],
+        fields=COUNTER_FIELDS,
+    )
+    for fields, change in (
+        (FIRST_TOUCH_FIELDS, "first_touch"),
+        (LAST_TOUCH_FIELDS, "last_touch"),
+        (["category_views"], "category_views"),
+    ):
+        rows_update(
+            ContactActivity,
+            [{"contact_id": a.contact_id, **a.values} for a in existing if change in a.changed],
+            key=["contact_id"],
+            fields=fields,
+        )
     return activities
 
 
@@ -332,9 +398,10 @@ def _viewers_update(events: list[dict[str, Any]]) -> None:
             row.max_read_depth = max(row.max_read_depth, _int(properties.get("scroll_depth"), limit=100))
         row.first_viewed_at = min(row.first_viewed_at, moment)
         row.last_viewed_at = max(row.last_viewed_at, moment)
-    ContentViewer.objects.bulk_create(
-        list(rows.values()),
-        update_conflicts=True,
+    rows_write(
+        ContentViewer,
+        instance_rows(list(rows.values())),
+        conflict="update",
         unique_fields=["workspace", "content", "contact_id"],
         update_fields=["views", "active_dwell_ms", "max_read_depth", "first_viewed_at", "last_viewed_at"],
     )
@@ -458,9 +525,10 @@ def _radar_notify(events: list[dict[str, Any]], *, settings: TrackingSettings) -
         row.version = next_version()
         row.read_at = None
         rows.append(row)
-    Notification.objects.bulk_create(
-        rows,
-        update_conflicts=True,
+    rows_write(
+        Notification,
+        instance_rows(rows),
+        conflict="update",
         unique_fields=["workspace", "member", "key"],
         update_fields=["kind", "contact_id", "data", "updated_at", "version", "read_at"],
     )
