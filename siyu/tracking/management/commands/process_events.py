@@ -7,6 +7,9 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connections
 
 from siyu.tracking.services.processing import CHUNK_EVENTS, inbound_process
+from siyu.tracking.services.retention import tracking_prune
+
+PRUNE_EVERY_SECONDS = 600
 
 
 class Command(BaseCommand):
@@ -29,7 +32,11 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         total = 0
+        next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
         while not stopping:
+            if time.monotonic() >= next_prune:
+                tracking_prune()
+                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             done = inbound_process(max_events=options["chunk"])
             total += done.events
             if done.batches == 0:
