@@ -1,6 +1,7 @@
 """Content library services and selectors: sanitising, uploads, categories, share links, QR codes,
 posters, share lookup across workspaces and performance figures."""
 
+import importlib
 import io
 from datetime import timedelta
 from decimal import Decimal
@@ -10,10 +11,11 @@ from uuid import uuid4
 import pytest
 import segno
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from django.utils import translation
 from PIL import Image, ImageChops, ImageDraw
 
-from siyu.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from siyu.core.tenancy import workspace_scope
+from siyu.core.errors import Conflict, NoActiveWorkspace, NotFound, PermissionDenied, ValidationError
+from siyu.core.tenancy import active_workspace_id, workspace_scope
 from siyu.core.time import now
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import Member, Workspace
@@ -28,6 +30,7 @@ from siyu.tracking.selectors.content import (
     content_performance_by_sharer,
     content_performance_one,
     content_performance_totals,
+    dwell_text,
     share_link_for_token,
 )
 from siyu.tracking.services import content as services
@@ -571,3 +574,18 @@ def test_performance_queries_do_not_grow_with_rows(django_assert_num_queries, re
     assert [r.views for r in rows] == [6] * 5
     with django_assert_num_queries(1):
         assert content_performance_by_sharer()[0].views == 30
+
+
+def test_dwell_times_read_like_a_person():
+    with translation.override("en"):
+        texts = [dwell_text(ms) for ms in (0, 45_400, 120_000, 207_800, 3_900_000)]
+    assert texts == ["0 s", "45 s", "2 min", "3 min 28 s", "1 h 5 min"]
+
+
+def test_the_content_forms_load_with_no_workspace_active():
+    """The URL map imports the forms at start-up, before any request has made a workspace active."""
+    from siyu.tracking import forms_content
+
+    with pytest.raises(NoActiveWorkspace):
+        active_workspace_id()
+    importlib.reload(forms_content)

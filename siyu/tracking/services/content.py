@@ -89,7 +89,7 @@ def _title(raw: str) -> str:
     if not title or len(title) > TITLE_MAX:
         raise ValidationError(
             _("A title of 1 to %(max)d characters is needed.") % {"max": TITLE_MAX},
-            fields={"title": _("Give it a title.")},
+            fields={"title": ""},
         )
     return title
 
@@ -99,7 +99,7 @@ def _summary(raw: str) -> str:
     if len(summary) > SUMMARY_MAX:
         raise ValidationError(
             _("The summary is longer than %(max)d characters.") % {"max": SUMMARY_MAX},
-            fields={"summary": _("Shorten it.")},
+            fields={"summary": ""},
         )
     return summary
 
@@ -109,15 +109,13 @@ def tags_clean(raw: Sequence[str] | str) -> list[str]:
     items = raw.replace("，", ",").replace("、", ",").split(",") if isinstance(raw, str) else raw
     tags = list(dict.fromkeys(" ".join(str(t).split()) for t in items if str(t).strip()))
     if len(tags) > TAGS_MAX:
-        raise ValidationError(
-            _("At most %(max)d tags.") % {"max": TAGS_MAX}, fields={"tags": _("Too many tags.")}
-        )
+        raise ValidationError(_("At most %(max)d tags.") % {"max": TAGS_MAX}, fields={"tags": ""})
     too_long = [t for t in tags if len(t) > TAG_MAX_LENGTH]
     if too_long:
         raise ValidationError(
             _("A tag may have at most %(max)d characters: “%(tag)s”.")
             % {"max": TAG_MAX_LENGTH, "tag": too_long[0]},
-            fields={"tags": _("A tag is too long.")},
+            fields={"tags": ""},
         )
     return tags
 
@@ -125,18 +123,14 @@ def tags_clean(raw: Sequence[str] | str) -> list[str]:
 def _price(raw: Decimal | str | None, *, required: bool) -> Decimal | None:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         if required:
-            raise ValidationError(_("A product page needs a price."), fields={"price": _("Enter a price.")})
+            raise ValidationError(_("A product page needs a price."), fields={"price": ""})
         return None
     try:
         price = Decimal(str(raw).strip())
     except InvalidOperation:
-        raise ValidationError(
-            _("The price is not a number."), fields={"price": _("Enter a number.")}
-        ) from None
+        raise ValidationError(_("The price is not a number."), fields={"price": ""}) from None
     if not price.is_finite() or price < 0 or price >= Decimal("1e10"):
-        raise ValidationError(
-            _("The price must be between 0 and 9,999,999,999.99."), fields={"price": _("Out of range.")}
-        )
+        raise ValidationError(_("The price must be between 0 and 9,999,999,999.99."), fields={"price": ""})
     return price.quantize(Decimal("0.01"))
 
 
@@ -146,14 +140,14 @@ def link_url_clean(raw: str) -> str:
     if parts.scheme.lower() not in {"http", "https"} or not parts.netloc or len(url) > 1000:
         raise ValidationError(
             _("An external link must be an http:// or https:// address."),
-            fields={"url": _("Enter a web address starting with http:// or https://.")},
+            fields={"url": ""},
         )
     return url
 
 
 def _category(category: ContentCategory | None, *, actor: Actor) -> ContentCategory | None:
     if category is not None and category.workspace_id != actor.workspace_id:
-        raise ValidationError(_("Unknown category."), fields={"category": _("Choose a category.")})
+        raise ValidationError(_("Unknown category."), fields={"category": ""})
     return category
 
 
@@ -168,11 +162,11 @@ def image_check(upload: Upload, *, field: str) -> str:
     if upload.size is not None and upload.size > IMAGE_MAX_BYTES:
         raise ValidationError(
             _("The image is larger than %(max)d MB.") % {"max": IMAGE_MAX_BYTES // (1024 * 1024)},
-            fields={field: _("Choose a smaller image.")},
+            fields={field: ""},
         )
     not_an_image = ValidationError(
         _("The file is not an image Siyu can read (JPEG, PNG, GIF or WebP)."),
-        fields={field: _("Choose an image file.")},
+        fields={field: ""},
     )
     upload.seek(0)
     try:
@@ -185,7 +179,7 @@ def image_check(upload: Upload, *, field: str) -> str:
                     raise ValidationError(
                         _("The image has more than %(max)d megapixels.")
                         % {"max": IMAGE_MAX_PIXELS // 1_000_000},
-                        fields={field: _("Choose a smaller image.")},
+                        fields={field: ""},
                     )
                 image.verify()
     except ValidationError:
@@ -193,7 +187,7 @@ def image_check(upload: Upload, *, field: str) -> str:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValidationError(
             _("The image has more than %(max)d megapixels.") % {"max": IMAGE_MAX_PIXELS // 1_000_000},
-            fields={field: _("Choose a smaller image.")},
+            fields={field: ""},
         ) from None
     except Exception:  # Pillow raises many kinds of errors on broken or foreign files
         raise not_an_image from None
@@ -208,10 +202,10 @@ def file_check(upload: Upload) -> None:
     if upload.size is None or upload.size > FILE_MAX_BYTES:
         raise ValidationError(
             _("The file is larger than %(max)d MB.") % {"max": FILE_MAX_BYTES // (1024 * 1024)},
-            fields={"file": _("Choose a smaller file.")},
+            fields={"file": ""},
         )
     if upload.size == 0:
-        raise ValidationError(_("The file is empty."), fields={"file": _("Choose another file.")})
+        raise ValidationError(_("The file is empty."), fields={"file": ""})
 
 
 def _upload_name(upload: Upload) -> str:
@@ -247,25 +241,21 @@ def _apply_kind_fields(
     kind = content.kind
     content.body = body_sanitise(body) if kind in {ContentKind.ARTICLE, ContentKind.PRODUCT} else ""
     if kind == ContentKind.ARTICLE and not content.body:
-        raise ValidationError(_("An article needs a body."), fields={"body": _("Write the article.")})
+        raise ValidationError(_("An article needs a body."), fields={"body": ""})
     content.price = _price(price, required=True) if kind == ContentKind.PRODUCT else None
     content.url = link_url_clean(url) if kind == ContentKind.LINK else ""
     if kind == ContentKind.POSTER:
         if file is not None:
             image_check(file, field="file")
         elif not content.file:
-            raise ValidationError(
-                _("A poster needs an image."), fields={"file": _("Choose the poster image.")}
-            )
+            raise ValidationError(_("A poster needs an image."), fields={"file": ""})
     elif kind == ContentKind.FILE:
         if file is not None:
             file_check(file)
         elif not content.file:
-            raise ValidationError(_("Choose a file to share."), fields={"file": _("Choose a file.")})
+            raise ValidationError(_("Choose a file to share."), fields={"file": ""})
     elif file is not None or content.file:
-        raise ValidationError(
-            _("Only posters and files carry an uploaded file."), fields={"file": _("Leave it empty.")}
-        )
+        raise ValidationError(_("Only posters and files carry an uploaded file."), fields={"file": ""})
 
 
 @transaction.atomic
@@ -286,7 +276,7 @@ def content_create(
 ) -> Content:
     actor.require(Permission.CONTENT_MANAGE)
     if kind not in ContentKind.values:
-        raise ValidationError(_("Unknown content type."), fields={"kind": _("Choose a type.")})
+        raise ValidationError(_("Unknown content type."), fields={"kind": ""})
     content = Content(
         kind=kind,
         title=_title(title),
@@ -372,7 +362,7 @@ def _category_name(raw: str) -> str:
     if not name or len(name) > CATEGORY_NAME_MAX:
         raise ValidationError(
             _("A category needs a name of 1 to %(max)d characters.") % {"max": CATEGORY_NAME_MAX},
-            fields={"name": _("Invalid.")},
+            fields={"name": ""},
         )
     return name
 
@@ -624,6 +614,7 @@ def poster_compose(*, share_link: ShareLink, base_url: str) -> Path:
     try:
         with os.fdopen(handle, "wb") as out:
             composed.save(out, format="PNG", optimize=True)
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; it is served like any other media file
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
