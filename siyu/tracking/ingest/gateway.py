@@ -20,8 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from siyu.core.tenancy import workspace_scope
 from siyu.tracking.ingest.keys import source_for_write_key
-from siyu.tracking.ingest.spec import MAX_REQUEST_BYTES, Received, _parse_time
-from siyu.tracking.ingest.spec import Rejected as _Rejected
+from siyu.tracking.ingest.spec import MAX_EVENT_BYTES, MAX_REQUEST_BYTES, Received, Rejected, parse_time
 from siyu.tracking.ingest.store import events_accept
 from siyu.tracking.models import Source
 
@@ -103,7 +102,8 @@ def ingest(request: HttpRequest, kind: str) -> HttpResponse:
         return _error(405, "method_not_allowed", "Send events with POST.")
     received_at = timezone.now()
     try:
-        body = orjson.loads(_body(request))
+        raw = _body(request)
+        body = orjson.loads(raw)
     except _TooLarge:
         return _error(400, "too_large", f"The request is larger than {MAX_REQUEST_BYTES} bytes.", origin)
     except _BadBody as exc:
@@ -125,8 +125,8 @@ def ingest(request: HttpRequest, kind: str) -> HttpResponse:
         return _error(403, "origin_not_allowed", f"Origin {origin} may not send to this source.")
 
     try:
-        sent_at = _parse_time(body.get("sentAt"), field="sentAt")
-    except _Rejected:
+        sent_at = parse_time(body.get("sentAt"), field="sentAt")
+    except Rejected:
         sent_at = None
     received = Received(
         at=received_at, ip=_client_ip(request), user_agent=request.headers.get("User-Agent", "")[:300]
@@ -150,6 +150,7 @@ def ingest(request: HttpRequest, kind: str) -> HttpResponse:
             sent_at=sent_at,
             batch_context=batch_context,
             default_type=default_type,
+            sizes_checked=len(raw) <= MAX_EVENT_BYTES,  # no message can be larger than its request
         )
     if default_type is not None and accepted.skipped:
         skipped = accepted.skipped[0]

@@ -62,7 +62,7 @@ def _clean_id(raw: Any, *, field: str, limit: int) -> str:
     return value
 
 
-def _parse_time(raw: Any, *, field: str) -> datetime | None:
+def parse_time(raw: Any, *, field: str) -> datetime | None:
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str):
@@ -91,10 +91,10 @@ def event_time(message: Mapping[str, Any], *, received_at: datetime, sent_at: da
     possibly wrong, clock; their difference is the time spent queued on the device, which holds
     whatever the clock's error. Without `sentAt` the device's time is taken as it is.
     """
-    original = _parse_time(message.get("originalTimestamp"), field="originalTimestamp")
+    original = parse_time(message.get("originalTimestamp"), field="originalTimestamp")
     if original is None:
-        original = _parse_time(message.get("timestamp"), field="timestamp")
-    sent = _parse_time(message.get("sentAt"), field="sentAt") or sent_at
+        original = parse_time(message.get("timestamp"), field="timestamp")
+    sent = parse_time(message.get("sentAt"), field="sentAt") or sent_at
     if original is None:
         return received_at
     moment = received_at - (sent - original) if sent is not None else original
@@ -110,6 +110,7 @@ def normalise(
     sent_at: datetime | None = None,
     batch_context: Mapping[str, Any] | None = None,
     default_type: str | None = None,
+    check_size: bool = True,
 ) -> dict[str, Any]:
     """One incoming message → the stored form, or `Rejected`."""
     if not isinstance(message, dict):
@@ -117,8 +118,7 @@ def normalise(
     kind = message.get("type", default_type)
     if kind not in TYPES:
         raise Rejected(WarningCode.BAD_TYPE, f"unknown type “{str(kind)[:30]}”")
-    size = len(orjson.dumps(message))
-    if size > MAX_EVENT_BYTES:
+    if check_size and (size := len(orjson.dumps(message))) > MAX_EVENT_BYTES:
         raise Rejected(WarningCode.TOO_LARGE, f"the message is {size} bytes; the limit is {MAX_EVENT_BYTES}")
 
     user_id = _clean_id(message.get("userId"), field="userId", limit=MAX_USER_ID_LENGTH)

@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 from django.db import transaction
 
+from siyu.core.db import rows_write
+from siyu.core.ids import uuid7
 from siyu.tracking.ingest.spec import Received, Rejected, normalise
 from siyu.tracking.models import InboundBatch, IngestWarning, Source
 
@@ -48,7 +50,9 @@ def events_accept(
     sent_at: datetime | None = None,
     batch_context: Mapping[str, Any] | None = None,
     default_type: str | None = None,
+    sizes_checked: bool = False,
 ) -> Accepted:
+    """`sizes_checked`: the caller knows no message can exceed the per-event limit (a small request)."""
     accepted = Accepted()
     good: list[dict[str, Any]] = []
     warnings: list[IngestWarning] = []
@@ -61,6 +65,7 @@ def events_accept(
                     sent_at=sent_at,
                     batch_context=batch_context,
                     default_type=default_type,
+                    check_size=not sizes_checked,
                 )
             )
         except Rejected as rejected:
@@ -79,12 +84,17 @@ def events_accept(
                 )
     with transaction.atomic():
         if good:
-            InboundBatch.objects.create(
-                workspace_id=source.workspace_id,
-                source=source,
-                events_json=orjson.dumps(good).decode(),
-                event_count=len(good),
-                received_at=received.at,
+            rows_write(
+                InboundBatch,
+                [
+                    {
+                        "id": uuid7(),
+                        "source_id": source.id,
+                        "events_json": orjson.dumps(good).decode(),
+                        "event_count": len(good),
+                        "received_at": received.at,
+                    }
+                ],
             )
         if warnings:
             IngestWarning.objects.bulk_create(warnings)
