@@ -6,7 +6,7 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
-from siyu.contacts.models import ChannelKind, CustomField, FieldType, Tag, TagGroup
+from siyu.contacts.models import Channel, ChannelKind, CostUnit, CustomField, FieldType, Tag, TagGroup
 
 # Tabler's palette: each name has a `bg-<name>-lt` badge style.
 TAG_COLORS: list[tuple[str, Any]] = [
@@ -151,3 +151,67 @@ class ChannelForm(forms.Form):
         required=False,
         help_text=_("A short id for links and imports. Left empty, it is made from the name."),
     )
+
+
+def _comma_list(text: str) -> list[str]:
+    return list(
+        dict.fromkeys(part.strip() for part in (text or "").replace("，", ",").split(",") if part.strip())
+    )
+
+
+class ChannelEditForm(forms.Form):
+    """Everything about a channel: how visits are attributed to it and what it costs."""
+
+    name = forms.CharField(
+        label=_("Channel name"), max_length=100, error_messages={"required": _("Give the channel a name.")}
+    )
+    kind = forms.ChoiceField(label=_("Type"), choices=ChannelKind.choices)
+    code = forms.SlugField(
+        label=_("Code"),
+        max_length=50,
+        error_messages={"required": _("Give the channel a code.")},
+        help_text=_("Links with ?channel=<code> (or utm_source=<code>) are attributed to this channel."),
+    )
+    utm_sources = forms.CharField(
+        label=_("utm_source values"),
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "wechat, moments"}),
+        help_text=_("Comma-separated. Visits whose utm_source is one of these come from this channel."),
+    )
+    referrer_domains = forms.CharField(
+        label=_("Referrer domains"),
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "mp.weixin.qq.com, baidu.com"}),
+        help_text=_(
+            "Comma-separated. Visits referred by these sites (or their subdomains) come from this channel."
+        ),
+    )
+    cost_unit = forms.ChoiceField(label=_("Cost unit"), choices=CostUnit.choices, required=False)
+    unit_cost = forms.DecimalField(
+        label=_("Unit cost (¥)"), min_value=0, max_digits=12, decimal_places=2, required=False, initial=0
+    )
+
+    def __init__(self, *args: Any, channel: Channel, **kwargs: Any):
+        kwargs.setdefault(
+            "initial",
+            {
+                "name": channel.name,
+                "kind": channel.kind,
+                "code": channel.code,
+                "utm_sources": ", ".join(channel.utm_sources or []),
+                "referrer_domains": ", ".join(channel.referrer_domains or []),
+                "cost_unit": channel.cost_unit,
+                "unit_cost": channel.unit_cost,
+            },
+        )
+        super().__init__(*args, **kwargs)
+
+    def clean_utm_sources(self) -> list[str]:
+        return _comma_list(str(self.cleaned_data.get("utm_sources") or ""))
+
+    def clean_referrer_domains(self) -> list[str]:
+        return _comma_list(str(self.cleaned_data.get("referrer_domains") or ""))
+
+    def clean_unit_cost(self) -> Any:
+        value = self.cleaned_data.get("unit_cost")
+        return 0 if value is None else value

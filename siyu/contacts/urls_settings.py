@@ -17,4 +17,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("fields/<uuid:field_id>/delete/", views.field_delete, name="field_delete"),
     path("channels/", views.channels, name="channels"),
     path("channels/add/", views.channel_add, name="channel_add"),
+    path("channels/<uuid:channel_id>/edit/", views.channel_edit, name="channel_edit"),
 ]

@@ -13,13 +13,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from siyu.contacts.forms_settings import (
     TAG_COLORS,
+    ChannelEditForm,
     ChannelForm,
     CustomFieldCreateForm,
     CustomFieldUpdateForm,
     TagForm,
     TagGroupForm,
 )
-from siyu.contacts.models import Tag, TagGroup
+from siyu.contacts.models import Channel, Tag, TagGroup
 from siyu.contacts.selectors import (
     channel_list,
     custom_field_get,
@@ -41,7 +42,8 @@ from siyu.contacts.services import (
     tag_group_update,
     tag_update,
 )
-from siyu.core.errors import DomainError
+from siyu.contacts.services.channels import channel_update
+from siyu.core.errors import DomainError, NotFound
 from siyu.core.web import (
     ActorRequest,
     actor_required,
@@ -357,10 +359,36 @@ def field_delete(request: Request, field_id: UUID) -> HttpResponse:
 # Channels ------------------------------------------------------------------------------------------
 
 
+def _channel_get(channel_id: UUID) -> Channel:
+    """A channel of the active workspace; another workspace's id is not found."""
+    channel = channel_list().filter(id=channel_id).first()
+    if channel is None:
+        raise NotFound(_("Channel not found."))
+    return channel
+
+
 def _channels_render(
-    request: Request, *, form: ChannelForm | None = None, notice: str = "", error: str = "", status: int = 200
+    request: Request,
+    *,
+    form: ChannelForm | None = None,
+    editing_id: UUID | None = None,
+    edit_form: ChannelEditForm | None = None,
+    notice: str = "",
+    error: str = "",
+    status: int = 200,
 ) -> HttpResponse:
-    context = {"channels": channel_list(), "form": form or ChannelForm(), "notice": notice, "error": error}
+    channels = list(channel_list())
+    if editing_id is not None and edit_form is None:
+        editing = next(c for c in channels if c.id == editing_id)
+        edit_form = ChannelEditForm(channel=editing, auto_id="id_edit_%s")
+    context = {
+        "channels": channels,
+        "form": form or ChannelForm(),
+        "editing_id": editing_id,
+        "edit_form": edit_form,
+        "notice": notice,
+        "error": error,
+    }
     return page_or_section(
         request,
         page="contacts/settings/channels.html",
@@ -399,3 +427,33 @@ def channel_add(request: Request) -> HttpResponse:
                 request, url_name="contact_settings:channels", notice=notice, render_section=_channels_render
             )
     return _channels_render(request, form=form, status=_invalid_status(request))
+
+
+@actor_required(Permission.FIELDS_MANAGE)
+@require_http_methods(["GET", "POST"])
+def channel_edit(request: Request, channel_id: UUID) -> HttpResponse:
+    channel = _channel_get(channel_id)
+    if request.method == "GET":
+        return _channels_render(request, editing_id=channel.id)
+    form = ChannelEditForm(request.POST, channel=channel, auto_id="id_edit_%s")
+    if form.is_valid():
+        try:
+            channel_update(
+                actor=request.actor,
+                channel=channel,
+                name=form.cleaned_data["name"],
+                kind=form.cleaned_data["kind"],
+                code=form.cleaned_data["code"],
+                utm_sources=form.cleaned_data["utm_sources"],
+                referrer_domains=form.cleaned_data["referrer_domains"],
+                cost_unit=form.cleaned_data["cost_unit"],
+                unit_cost=form.cleaned_data["unit_cost"],
+            )
+        except DomainError as exc:
+            form_add_domain_errors(form, exc)
+        else:
+            notice = _("Channel “%(name)s” was saved.") % {"name": channel.name}
+            return write_succeeded(
+                request, url_name="contact_settings:channels", notice=notice, render_section=_channels_render
+            )
+    return _channels_render(request, editing_id=channel.id, edit_form=form, status=_invalid_status(request))

@@ -1,12 +1,22 @@
 """Contact settings pages: tag groups and tags, custom fields, channels."""
 
 import re
+from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from siyu.contacts.models import Channel, ChannelKind, ContactTag, CustomField, FieldType, Tag, TagGroup
+from siyu.contacts.models import (
+    Channel,
+    ChannelKind,
+    ContactTag,
+    CostUnit,
+    CustomField,
+    FieldType,
+    Tag,
+    TagGroup,
+)
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.models import Member
 from siyu.tenancy.roles import Role
@@ -281,6 +291,88 @@ def test_create_and_list_channels(admin_client):
     assert Channel.objects.count() == 1
 
 
+def channel_post(**changes: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "name": "公众号文章",
+        "kind": ChannelKind.ARTICLE,
+        "code": "mp-article",
+        "utm_sources": "wechat, WeChat, mp",
+        "referrer_domains": "https://mp.weixin.qq.com/s/abc, .weixin.qq.com",
+        "cost_unit": CostUnit.CLICK,
+        "unit_cost": "0.35",
+    }
+    data.update(changes)
+    return data
+
+
+def test_edit_a_channel_with_its_attribution_rules_and_cost(admin_client):
+    channel = ChannelFactory(name="旧名字", code="old", kind=ChannelKind.OTHER)
+    edit_form = admin_client.get(reverse("contact_settings:channel_edit", args=[channel.id]), **HTMX)
+    assert edit_form.status_code == 200
+    assert 'name="utm_sources"' in edit_form.content.decode()
+    assert 'value="旧名字"' in edit_form.content.decode()
+
+    saved = admin_client.post(reverse("contact_settings:channel_edit", args=[channel.id]), channel_post())
+    assert saved.status_code == 302
+    channel.refresh_from_db()
+    assert (channel.name, channel.kind, channel.code) == ("公众号文章", ChannelKind.ARTICLE, "mp-article")
+    assert channel.utm_sources == ["wechat", "mp"]  # one per value, whatever the case
+    assert channel.referrer_domains == ["mp.weixin.qq.com", "weixin.qq.com"]
+    assert (channel.cost_unit, channel.unit_cost) == (CostUnit.CLICK, Decimal("0.35"))
+    html = admin_client.get(reverse("contact_settings:channels")).content.decode()
+    assert "Channel “公众号文章” was saved." in html
+    assert "mp.weixin.qq.com" in html
+    assert "¥0.35" in html
+    assert "Per click" in html
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"referrer_domains": "not a domain"}, "“not a domain” is not a domain."),
+        ({"referrer_domains": "localhost"}, "“localhost” is not a domain."),
+        ({"utm_sources": "x" * 101}, "A utm_source value has at most 100 characters"),
+        ({"cost_unit": "", "unit_cost": "5"}, "Choose what the unit cost is paid for"),
+        ({"unit_cost": "-1"}, "Ensure this value is greater than or equal to 0."),
+        ({"code": "taken"}, "A channel with the code “taken” exists."),
+        ({"utm_sources": "baidu"}, "The utm_source “baidu” already leads to the channel “百度”."),
+        ({"utm_sources": "Taken"}, "The utm_source “Taken” already leads to the channel “百度”."),
+        ({"referrer_domains": "www.baidu.com, baidu.com"}, "The referrer domain “baidu.com” already leads"),
+        ({"name": ""}, "Give the channel a name."),
+    ],
+)
+def test_a_bad_channel_edit_says_why_and_changes_nothing(admin_client, changes, message):
+    ChannelFactory(name="百度", code="taken", utm_sources=["baidu"], referrer_domains=["baidu.com"])
+    channel = ChannelFactory(name="原渠道", code="mine")
+    response = admin_client.post(
+        reverse("contact_settings:channel_edit", args=[channel.id]), channel_post(**changes), **HTMX
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert message in html
+    assert f'hx-post="{reverse("contact_settings:channel_edit", args=[channel.id])}"' in html  # still editing
+    channel.refresh_from_db()
+    assert (channel.name, channel.code, channel.utm_sources, channel.referrer_domains, channel.cost_unit) == (
+        "原渠道",
+        "mine",
+        [],
+        [],
+        "",
+    )
+
+
+def test_sales_reps_cannot_edit_channels(rep):
+    channel = ChannelFactory(name="门店", code="store")
+    client = client_for(rep)
+    assert client.get(reverse("contact_settings:channel_edit", args=[channel.id])).status_code == 403
+    assert (
+        client.post(reverse("contact_settings:channel_edit", args=[channel.id]), channel_post()).status_code
+        == 403
+    )
+    channel.refresh_from_db()
+    assert channel.name == "门店"
+
+
 # Another workspace ---------------------------------------------------------------------------------
 
 
@@ -297,6 +389,12 @@ def test_another_workspaces_ids_are_404_and_nothing_changes(admin_client, foreig
         ("get", reverse("contact_settings:field_edit", args=[field.id]), {}),
         ("post", reverse("contact_settings:field_edit", args=[field.id]), {"label": "改"}),
         ("post", reverse("contact_settings:field_delete", args=[field.id]), {}),
+        ("get", reverse("contact_settings:channel_edit", args=[foreign["channel"].id]), {}),
+        (
+            "post",
+            reverse("contact_settings:channel_edit", args=[foreign["channel"].id]),
+            {"name": "改", "kind": "other", "code": "changed"},
+        ),
     ]
     for method, url, data in attempts:
         response = getattr(admin_client, method)(url, data)
@@ -317,3 +415,4 @@ def test_another_workspaces_ids_are_404_and_nothing_changes(admin_client, foreig
         assert list(TagGroup.objects.values_list("name", flat=True)) == ["外部标签组"]
         assert list(Tag.objects.values_list("name", "color")) == [("外部标签", "blue")]
         assert list(CustomField.objects.values_list("label", flat=True)) == ["外部字段"]
+        assert list(Channel.objects.values_list("name", "code")) == [("外部渠道", "foreign")]
