@@ -171,6 +171,7 @@
         s.failures = 0; s.retryAt = 0; drop(items);
       } else if (!status || status === 429 || status >= 500) {
         s.failures += 1; s.retryAt = now() + backoff(s.failures);
+        if (!status) { warn("net", "could not reach " + s.host + " (offline, or this site's origin is not allowed for the write key); retrying."); }
       } else {
         drop(items);
         warn("http" + status, "the server refused " + items.length + " event(s) with HTTP " + status + "; they were dropped. Check the write key and the events.");
