@@ -22,9 +22,10 @@ from siyu.contacts.models import Contact
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.models import Member, Workspace
 from siyu.tenancy.roles import Role
-from siyu.tracking.models import Notification, Source
+from siyu.tracking.models import Content, Notification, ShareLink, Source
 from siyu.tracking.views import radar as radar_views
 from tests.factories import ContactFactory, MemberFactory
+from tests.tracking.events import make_source, message, page, send_and_process
 from tests.tracking.radar_rows import radar_alert, radar_event, radar_source
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -375,3 +376,55 @@ def test_the_contact_stream_of_another_workspace_or_out_of_scope_is_404(
         return [(await client.get(url)).status_code for url in urls]
 
     assert run(scenario) == [404, 404]
+
+
+# ------------------------------------------------------------------------------- the whole path
+
+
+def test_a_page_read_through_a_share_link_reaches_the_sharers_stream(
+    workspace: Workspace, rep: Member
+) -> None:
+    """Ingestion → processor → radar alert → the sharer's open stream, with nothing faked in between."""
+    source = make_source()
+    content = Content.objects.create(title="秋冬护肤指南")
+    link = ShareLink.objects.create(content=content, member=rep, token="radarshare01")
+    shared = {"content_id": str(content.id), "share_token": link.token, "view_id": "view-1"}
+
+    def read_it() -> None:
+        send_and_process(source, [page("anon-radar-1", properties=shared)])
+
+    def keep_reading() -> None:
+        send_and_process(
+            source,
+            [
+                message(
+                    "track",
+                    anonymousId="anon-radar-1",
+                    event="Page Left",
+                    properties={
+                        **shared,
+                        "title": "秋冬护肤指南",
+                        "active_dwell_ms": 130_000,
+                        "scroll_depth": 90,
+                    },
+                )
+            ],
+        )
+
+    async def scenario() -> tuple[Frame, Frame]:
+        stream = await open_stream(await logged_in(rep), ALERTS)
+        await sync_to_async(read_it)()
+        opened = await stream.next_event("notification")
+        await sync_to_async(keep_reading)()
+        finished = await stream.next_event("notification")
+        await stream.close()
+        return opened, finished
+
+    opened, finished = run(scenario)
+    assert opened.data is not None
+    assert finished.data is not None
+    assert opened.data["text"] == "一位访客 打开了《秋冬护肤指南》"
+    assert finished.data["id"] == opened.data["id"]  # the same alert, updated
+    assert int(finished.id or 0) > int(opened.id or 0)
+    assert finished.data["text"] == "一位访客 读完了《秋冬护肤指南》，停留 2 分 10 秒，读到 90%"
+    assert finished.data["contact_url"].startswith("/contacts/")
