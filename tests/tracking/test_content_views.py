@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
 
@@ -546,3 +548,35 @@ def test_the_poster_image_bytes_come_from_a_real_image(marketer_client):
         {"title": "伪装海报", "file": io.BytesIO(image_bytes()[:100])},
     )
     assert response.status_code == 422
+
+
+def test_list_and_performance_pages_cost_the_same_queries_for_more_content(marketer_client, rep):
+    category = ContentCategory.objects.create(name="护肤")
+
+    def costs() -> tuple[int, int]:
+        counts = []
+        for name in ("content:list", "content:performance"):
+            with CaptureQueriesContext(connection) as queries:
+                assert marketer_client.get(reverse(name)).status_code == 200
+            counts.append(len(queries))
+        return counts[0], counts[1]
+
+    for n in range(2):
+        viewer(article(title=f"文章{n}", category=category, tags=["护肤"]), sharer=rep, views=2)
+    costs()  # the first request of a session does some one-off work
+    few = costs()
+    for n in range(2, 12):
+        viewer(article(title=f"文章{n}", category=category, tags=["护肤"]), sharer=rep, views=2)
+    assert costs() == few
+
+
+def test_a_body_written_around_the_services_is_still_sanitised_when_shown(anonymous, rep, rep_client):
+    content = article(body='<p>正文</p><script>alert("x")</script><img src=x onerror="alert(1)">')
+    link = share_link(rep, content)
+    for html in (
+        anonymous.get(reverse("share:open", args=[link.token])).content.decode(),
+        rep_client.get(reverse("content:detail", args=[content.id])).content.decode(),
+    ):
+        assert '<p>正文</p><img src="x">' in html
+        assert 'alert("x")' not in html
+        assert "onerror" not in html

@@ -333,6 +333,7 @@ def content_detail(request: Request, content_id: UUID) -> HttpResponse:
     direct = _("No share link")
     context = {
         "content": content,
+        "body_html": body_sanitise(content.body),  # sanitised when saved, and again in case of other writers
         "icon": KIND_ICONS.get(content.kind, "file"),
         "link": link,
         "share_url": url,

@@ -20,7 +20,12 @@ from django.views.decorators.http import require_GET
 from siyu.core.tenancy import workspace_scope
 from siyu.tracking.models import ContentKind, ShareLink
 from siyu.tracking.selectors.content import content_file_info, share_link_for_token
-from siyu.tracking.services.content import poster_compose, share_source_get_or_create, share_url
+from siyu.tracking.services.content import (
+    body_sanitise,
+    poster_compose,
+    share_source_get_or_create,
+    share_url,
+)
 
 SDK_FALLBACK_PATH = "/sdk/siyu.js"
 # The loader: a stub `window.siyu` queueing calls until siyu.js has loaded (the same stub as the
@@ -107,6 +112,8 @@ def share_open(request: HttpRequest, link: ShareLink) -> HttpResponse:
         cover_url = reverse("share:cover", kwargs={"token": link.token})
     context = {
         "content": content,
+        # Sanitised when saved; sanitised again here so rows written any other way cannot inject markup.
+        "body_html": body_sanitise(content.body),
         "link": link,
         "sharer_name": link.member.display_name,
         "page_url": share_url(share_link=link, base_url=origin),
