@@ -344,6 +344,7 @@ def test_adding_a_source_opens_its_install_page(admin_client):
     assert "Source “官网” was created." in html
     assert source.write_key in html
     assert "http://testserver/sdk/siyu.js" in html  # the snippet points at this Siyu
+    assert "Put it in the &lt;head&gt; of each page" in html
     assert "Browsers cannot send events" not in html
 
     by_htmx = admin_client.post(
