@@ -560,7 +560,7 @@ def performance(request: Request) -> HttpResponse:
         return _performance_csv(rows)
     sharers = content_performance_by_sharer(since=since)
     direct = _("No share link")
-    top = sorted(rows, key=lambda r: (r.views, r.viewers), reverse=True)[:10]
+    top = sorted((r for r in rows if r.views), key=lambda r: (r.views, r.viewers), reverse=True)[:10]
     chart = {
         "labels": {
             "views": _("Views"),
