@@ -60,6 +60,7 @@ from siyu.tenancy.services import (
     user_get_or_create,
     workspace_create,
 )
+from siyu.web.demo_tracking import demo_tracking_load
 
 DEMO_SLUG = "demo"
 DEMO_NAME = "花漾美妆"
@@ -266,6 +267,7 @@ class DemoSummary:
     logins: list[tuple[str, str, str]]  # (username, display name, role label)
     password: str
     contacts: int
+    events: int
     seconds: float
 
 
@@ -303,12 +305,14 @@ def demo_load(
         rng = random.Random(seed)  # noqa: S311 - reproducible fake data, not secrets
         plans = _plans(rng=rng, members=members, count=contacts)
         _contacts_replace(actor=actor, plans=plans, rng=rng)
+        events = demo_tracking_load(actor=actor, members=members, rng=rng)
     contact_statistics_refresh()
     return DemoSummary(
         workspace=workspace,
         logins=[(m.username, m.display_name, str(Role(m.role).label)) for m in MEMBERS],
         password=password,
         contacts=len(plans),
+        events=events,
         seconds=time.monotonic() - started,
     )
 

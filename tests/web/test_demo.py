@@ -26,7 +26,17 @@ from siyu.core.tenancy import workspace_scope
 from siyu.core.time import now, today
 from siyu.tenancy.models import Member, Team, Workspace
 from siyu.tenancy.selectors import actor_for_member
+from siyu.tracking.models import (
+    ContactActivity,
+    ContentViewer,
+    Event,
+    InboundBatch,
+    IngestWarning,
+    Notification,
+    Source,
+)
 from siyu.web.demo import DEMO_PASSWORD, DEMO_SLUG
+from siyu.web.demo_tracking import ANONYMOUS_VISITORS, LIVE_READERS_PER_REP, VISITED_CONTACTS
 
 pytestmark = pytest.mark.slow
 
@@ -88,9 +98,10 @@ def test_demo_loads_a_believable_workspace_and_a_second_run_duplicates_nothing(
         ("subscribed", "是否订阅", "boolean"),
         ("total_spent", "累计消费", "number"),
     ]
-    assert first["contacts"] == 5000
-    assert len(set(first["phones"])) == 5000
-    assert all(p.startswith("+861") and len(p) == 14 for p in first["phones"])
+    assert first["contacts"] == 5000 + ANONYMOUS_VISITORS
+    phones = [p for p in first["phones"] if p]
+    assert len(set(phones)) == len(phones) == 5000
+    assert all(p.startswith("+861") and len(p) == 14 for p in phones)
     printed = out.getvalue()
     assert "http://127.0.0.1:8000/" in printed
     assert f"所有账号的密码：{DEMO_PASSWORD}" in printed
@@ -115,7 +126,10 @@ def _assert_believable(workspace: Workspace) -> None:
 
     with workspace_scope(workspace.id):
         members = {m.user.username: m for m in Member.objects.select_related("user")}
-        contacts = list(Contact.objects.select_related("channel"))
+        contacts = list(Contact.objects.exclude(phone="").select_related("channel"))
+        visitors = list(Contact.objects.filter(phone=""))
+        assert len(visitors) == ANONYMOUS_VISITORS
+        assert {c.stage for c in visitors} == {Stage.VISITOR}
         stages = Counter(c.stage for c in contacts)
         assert set(stages) == {s.value for s in STAGE_ORDER}
         assert min(stages.values()) > 200
@@ -136,10 +150,17 @@ def _assert_believable(workspace: Workspace) -> None:
         members_only = [c for c in contacts if c.stage == "member"]
         assert all(c.custom.get("member_level") and c.custom.get("total_spent") for c in members_only)
 
-        # A full stage path per contact: "" → visitor → … → today's stage, and one creation entry each.
-        assert StageChange.objects.count() == sum(STAGE_ORDER.index(Stage(c.stage)) + 1 for c in contacts)
-        assert StageChange.objects.filter(from_stage="").count() == 5000
-        assert TimelineEntry.objects.filter(kind=TimelineKind.CREATED).count() == 5000
+        # A full stage path per contact: "" → visitor → … → its stage, and one creation entry each; tracked
+        # orders may since have moved a contact on (those are checked with the tracking below).
+        moved = set(
+            StageChange.objects.filter(reason__startswith="event:").values_list("contact_id", flat=True)
+        )
+        unmoved = [c for c in contacts if c.id not in moved]
+        assert StageChange.objects.filter(contact__in=unmoved).count() == sum(
+            STAGE_ORDER.index(Stage(c.stage)) + 1 for c in unmoved
+        )
+        assert StageChange.objects.filter(from_stage="").count() == 5000 + ANONYMOUS_VISITORS
+        assert TimelineEntry.objects.filter(kind=TimelineKind.CREATED).count() == 5000 + ANONYMOUS_VISITORS
         assert TimelineEntry.objects.filter(kind=TimelineKind.FOLLOW_UP).count() == FollowUp.objects.count()
         assert ContactTag.objects.filter(tag__group__name="肤质").values("contact_id").distinct().count() == (
             ContactTag.objects.filter(tag__group__name="肤质").count()
@@ -155,3 +176,20 @@ def _assert_believable(workspace: Workspace) -> None:
         sales1 = actor_for_member(member=members["demo-sales1"])
         assert contact_scoped(actor=sales1).filter(owner=members["demo-sales2"]).count() == 0
         assert Contact.objects.filter(owner=members["demo-sales2"]).count() > 1000
+
+        # Tracking: a month of visits went through ingestion and the processor.
+        assert not InboundBatch.objects.filter(processed_at__isnull=True).exists()
+        assert not IngestWarning.objects.exists()
+        assert Event.objects.count() > 4000
+        assert Event.objects.filter(contact_id__isnull=True).count() == 0
+        readers = ContactActivity.objects.filter(content_views__gt=0)
+        assert readers.count() > VISITED_CONTACTS  # the visited customers and the live readers
+        assert ContactActivity.objects.filter(orders__gt=0).count() > 50
+        assert {s.name for s in Source.objects.all()} == {"官网", "公众号 H5"}
+        assert ContentViewer.objects.filter(sharer__isnull=False).count() > 100
+        joined = TimelineEntry.objects.filter(kind=TimelineKind.IDENTITY_ADDED, data__type="anonymous_id")
+        assert joined.count() >= VISITED_CONTACTS  # each visited customer's anonymous history, identified
+        for username in ("demo-sales1", "demo-sales2"):
+            alerts = Notification.objects.filter(member=members[username])
+            assert alerts.count() == LIVE_READERS_PER_REP
+            assert all(Contact.objects.get(id=a.contact_id).owner_id == members[username].id for a in alerts)

@@ -127,7 +127,10 @@ def visitors_create(*, visitors: Sequence[NewVisitor]) -> None:
 
 
 def identities_link(*, links: Sequence[tuple[UUID, IdentityKey]]) -> None:
-    """Attach identities nobody holds yet (the caller has checked) to contacts, on their timelines."""
+    """Attach identities nobody holds yet (the caller has checked) to contacts, on their timelines.
+
+    A browser id joining a known contact is worth its line too: a new device, or an anonymous visit
+    history that an identify just tied to this person."""
     if not links:
         return
     Identity.objects.bulk_create(
@@ -141,7 +144,6 @@ def identities_link(*, links: Sequence[tuple[UUID, IdentityKey]]) -> None:
                 data={"type": k, "namespace": ns, "value": v, "source": "tracking"},
             )
             for cid, (k, ns, v) in links
-            if k != IdentityType.ANONYMOUS
         ]
     )
 
