@@ -95,6 +95,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "siyu.web.context_processors.workspace",
+                "siyu.tracking.context_processors.radar",
             ],
         },
     }
