@@ -35,6 +35,9 @@ NAVIGATION: tuple[NavSection, ...] = (
         items=(
             NavItem("web:home", _("Home"), "home"),
             NavItem("contacts:list", _("Contacts"), "users", Permission.CONTACTS_READ),
+            NavItem("radar:notifications", _("Customer radar"), "radar", Permission.CONTACTS_READ),
+            NavItem("content:list", _("Content"), "article", Permission.CONTENT_SHARE),
+            NavItem("radar:live", _("Live events"), "activity", Permission.EVENTS_READ),
             NavItem("imports:list", _("Import and export"), "file-import", Permission.CONTACTS_IMPORT),
         ),
     ),
@@ -46,6 +49,7 @@ NAVIGATION: tuple[NavSection, ...] = (
             NavItem("contact_settings:tags", _("Tags"), "tags", Permission.TAGS_MANAGE),
             NavItem("contact_settings:fields", _("Custom fields"), "forms", Permission.FIELDS_MANAGE),
             NavItem("contact_settings:channels", _("Channels"), "world", Permission.FIELDS_MANAGE),
+            NavItem("tracking_settings:sources", _("Tracking sources"), "plug", Permission.SOURCES_MANAGE),
             NavItem("settings:api_keys", _("API keys"), "key", Permission.API_KEYS_MANAGE),
             NavItem("settings:audit", _("Audit log"), "history", Permission.AUDIT_READ),
         ),

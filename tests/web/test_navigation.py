@@ -10,12 +10,16 @@ from siyu.web.navigation import NAVIGATION, navigation_for
 REQUIRED_URL_NAMES = [
     "web:home",
     "contacts:list",
+    "radar:notifications",
+    "content:list",
+    "radar:live",
     "imports:list",
     "settings:members",
     "settings:teams",
     "contact_settings:tags",
     "contact_settings:fields",
     "contact_settings:channels",
+    "tracking_settings:sources",
     "settings:api_keys",
     "settings:audit",
 ]
@@ -53,7 +57,7 @@ def _resolvable(*names: str) -> list[str]:
 
 def test_sales_rep_sees_only_work_pages(make_member) -> None:
     rep = make_member(Role.SALES)
-    assert _urls(rep) == _resolvable("web:home", "contacts:list")
+    assert _urls(rep) == _resolvable("web:home", "contacts:list", "radar:notifications", "content:list")
 
 
 def test_admin_sees_every_resolvable_page(make_member) -> None:
@@ -61,15 +65,19 @@ def test_admin_sees_every_resolvable_page(make_member) -> None:
     assert _urls(admin) == _resolvable(*REQUIRED_URL_NAMES)
 
 
-def test_marketing_sees_imports_tags_fields_and_channels_but_not_members(make_member) -> None:
+def test_marketing_sees_tracking_content_and_settings_but_not_members(make_member) -> None:
     marketing = make_member(Role.MARKETING)
     assert _urls(marketing) == _resolvable(
         "web:home",
         "contacts:list",
+        "radar:notifications",
+        "content:list",
+        "radar:live",
         "imports:list",
         "contact_settings:tags",
         "contact_settings:fields",
         "contact_settings:channels",
+        "tracking_settings:sources",
     )
 
 
