@@ -522,13 +522,12 @@ def _radar_notify(events: list[dict[str, Any]], *, settings: TrackingSettings) -
         row.contact_id = UUID(alert["contact_id"])
         row.data = alert
         row.updated_at = moment
-        row.version = next_version()
-        row.read_at = None
+        row.version = next_version()  # a read alert stays read while the same view goes on
         rows.append(row)
     rows_write(
         Notification,
         instance_rows(rows),
         conflict="update",
         unique_fields=["workspace", "member", "key"],
-        update_fields=["kind", "contact_id", "data", "updated_at", "version", "read_at"],
+        update_fields=["kind", "contact_id", "data", "updated_at", "version"],
     )
