@@ -331,6 +331,13 @@ def custom_field_get(*, field_id: UUID | str) -> CustomField:
     return found
 
 
+def channel_get(*, channel_id: UUID | str) -> Channel:
+    found = _by_id(Channel.objects.all(), channel_id)
+    if found is None:
+        raise NotFound(_("Channel not found."))
+    return found
+
+
 def channel_list() -> QuerySet[Channel]:
     return Channel.objects.all()
 

@@ -20,8 +20,9 @@ from siyu.contacts.forms_settings import (
     TagForm,
     TagGroupForm,
 )
-from siyu.contacts.models import Channel, Tag, TagGroup
+from siyu.contacts.models import Tag, TagGroup
 from siyu.contacts.selectors import (
+    channel_get,
     channel_list,
     custom_field_get,
     custom_field_list,
@@ -32,6 +33,7 @@ from siyu.contacts.selectors import (
 )
 from siyu.contacts.services import (
     channel_create,
+    channel_update,
     custom_field_create,
     custom_field_delete,
     custom_field_update,
@@ -42,8 +44,7 @@ from siyu.contacts.services import (
     tag_group_update,
     tag_update,
 )
-from siyu.contacts.services.channels import channel_update
-from siyu.core.errors import DomainError, NotFound
+from siyu.core.errors import DomainError
 from siyu.core.web import (
     ActorRequest,
     actor_required,
@@ -359,14 +360,6 @@ def field_delete(request: Request, field_id: UUID) -> HttpResponse:
 # Channels ------------------------------------------------------------------------------------------
 
 
-def _channel_get(channel_id: UUID) -> Channel:
-    """A channel of the active workspace; another workspace's id is not found."""
-    channel = channel_list().filter(id=channel_id).first()
-    if channel is None:
-        raise NotFound(_("Channel not found."))
-    return channel
-
-
 def _channels_render(
     request: Request,
     *,
@@ -432,7 +425,7 @@ def channel_add(request: Request) -> HttpResponse:
 @actor_required(Permission.FIELDS_MANAGE)
 @require_http_methods(["GET", "POST"])
 def channel_edit(request: Request, channel_id: UUID) -> HttpResponse:
-    channel = _channel_get(channel_id)
+    channel = channel_get(channel_id=channel_id)
     if request.method == "GET":
         return _channels_render(request, editing_id=channel.id)
     form = ChannelEditForm(request.POST, channel=channel, auto_id="id_edit_%s")

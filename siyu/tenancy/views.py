@@ -71,6 +71,7 @@ def index(request: Request) -> HttpResponse:
         (Permission.MEMBERS_MANAGE, "settings:members"),
         (Permission.TAGS_MANAGE, "contact_settings:tags"),
         (Permission.FIELDS_MANAGE, "contact_settings:fields"),
+        (Permission.SOURCES_MANAGE, "tracking_settings:sources"),
         (Permission.API_KEYS_MANAGE, "settings:api_keys"),
         (Permission.AUDIT_READ, "settings:audit"),
     ):

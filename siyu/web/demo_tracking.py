@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 from siyu.contacts.models import Contact
 from siyu.contacts.selectors import channel_list
-from siyu.contacts.services.channels import channel_update
+from siyu.contacts.services import channel_update
 from siyu.core.time import now
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import Member

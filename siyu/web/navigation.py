@@ -50,6 +50,9 @@ NAVIGATION: tuple[NavSection, ...] = (
             NavItem("contact_settings:fields", _("Custom fields"), "forms", Permission.FIELDS_MANAGE),
             NavItem("contact_settings:channels", _("Channels"), "world", Permission.FIELDS_MANAGE),
             NavItem("tracking_settings:sources", _("Tracking sources"), "plug", Permission.SOURCES_MANAGE),
+            NavItem(
+                "tracking_settings:settings", _("Tracking settings"), "settings", Permission.SOURCES_MANAGE
+            ),
             NavItem("settings:api_keys", _("API keys"), "key", Permission.API_KEYS_MANAGE),
             NavItem("settings:audit", _("Audit log"), "history", Permission.AUDIT_READ),
         ),

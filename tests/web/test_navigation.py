@@ -20,6 +20,7 @@ REQUIRED_URL_NAMES = [
     "contact_settings:fields",
     "contact_settings:channels",
     "tracking_settings:sources",
+    "tracking_settings:settings",
     "settings:api_keys",
     "settings:audit",
 ]
@@ -78,6 +79,7 @@ def test_marketing_sees_tracking_content_and_settings_but_not_members(make_membe
         "contact_settings:fields",
         "contact_settings:channels",
         "tracking_settings:sources",
+        "tracking_settings:settings",
     )
 
 

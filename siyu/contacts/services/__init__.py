@@ -1,6 +1,6 @@
 """Every write on contacts and their satellites. Views, API handlers and tasks call these."""
 
-from siyu.contacts.services.channels import channel_create
+from siyu.contacts.services.channels import channel_create, channel_update
 from siyu.contacts.services.contacts import (
     MERGE_RULE,
     contact_create,
@@ -56,6 +56,7 @@ __all__ = [
     "RowResult",
     "UpsertKey",
     "channel_create",
+    "channel_update",
     "contact_create",
     "contact_delete",
     "contact_merge",
