@@ -192,8 +192,9 @@ class LiveSiyu:
         )
         assert printed.strip() == write_key
 
-    def dump(self, *, counts: bool = False) -> dict[str, Any]:
-        args = ["eventdump", "--workspace", WORKSPACE, *(["--counts"] if counts else [])]
+    def dump(self, *, counts: bool = False, payloads: bool = True) -> dict[str, Any]:
+        args = ["eventdump", "--workspace", WORKSPACE]
+        args += [*(["--counts"] if counts else []), *([] if payloads else ["--no-payloads"])]
         document: dict[str, Any] = orjson.loads(self.siyu(*args))
         return document
 

@@ -1,10 +1,12 @@
-"""`siyu createsource`: a source made from the command line, its key printed and accepted by ingestion."""
+"""`siyu createsource` (a source made from the command line, its key printed and accepted by ingestion)
+and `siyu eventdump` (one workspace's tracking state as JSON)."""
 
 import io
 import re
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -17,7 +19,7 @@ from siyu.tenancy.models import Member, Workspace
 from siyu.tenancy.roles import Role
 from siyu.tracking.models import InboundBatch, Source, SourceKind
 from tests.factories import MemberFactory, WorkspaceFactory
-from tests.tracking.events import page, send
+from tests.tracking.events import make_source, message, page, send, send_and_process
 
 pytestmark = pytest.mark.django_db
 RANDOM_KEY = re.compile(r"^wk_[A-Za-z0-9_-]{32}$")
@@ -140,3 +142,44 @@ def test_another_workspace_cannot_see_the_created_source(huayang: Workspace, oth
     client.force_login(admin.user)
     url = reverse("tracking_settings:source_detail", args=[source.id])
     assert client.get(url).status_code == 404
+
+
+def _dump(*args: str) -> dict[str, Any]:
+    out = io.StringIO()
+    call_command("eventdump", *args, stdout=out)
+    document: dict[str, Any] = orjson.loads(out.getvalue())
+    return document
+
+
+def test_eventdump_shows_one_workspaces_batches_events_and_contacts(
+    huayang: Workspace, other: Workspace
+) -> None:
+    for workspace, anonymous_id in ((huayang, "anon-here"), (other, "anon-there")):
+        with workspace_scope(workspace.id):
+            send_and_process(make_source(), [page(anonymous_id), message(anonymousId=anonymous_id)])
+    with workspace_scope(huayang.id):
+        send(Source.objects.get(), [page("anon-later")])
+
+    counts = _dump("--workspace", "huayang", "--counts")
+    full = _dump("--workspace", "huayang")
+    brief = _dump("--workspace", "huayang", "--no-payloads")
+
+    assert counts["batches"] == {"total": 2, "pending": 1, "failed": 0}
+    assert (counts["events"], counts["contacts"], counts["activities"], counts["counted_per_minute"]) == (
+        2,
+        1,
+        1,
+        2,
+    )
+    assert "event_rows" not in counts
+    assert [(e["type"], e["anonymous_id"]) for e in full["event_rows"]] == [
+        ("page", "anon-here"),
+        ("track", "anon-here"),
+    ]
+    assert full["event_rows"][0]["properties"]["path"] == "/articles/1"
+    assert "properties" not in brief["event_rows"][0]
+    [contact] = full["contact_rows"]
+    assert contact["identities"] == [["anonymous_id", "anon-here"]]
+    assert (contact["activity"]["events"], contact["activity"]["page_views"]) == (2, 1)
+    with translation.override("en"), pytest.raises(CommandError, match="There is no workspace"):
+        _dump("--workspace", "nowhere")  # (the requests above switched the language)

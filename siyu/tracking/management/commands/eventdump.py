@@ -1,4 +1,3 @@
-import sys
 from typing import Any
 
 import orjson
@@ -24,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--counts", action="store_true", help="Only the counts, not the events and contacts themselves."
         )
+        parser.add_argument(
+            "--no-payloads", action="store_true", help="Leave out the events' properties and context."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -33,9 +35,8 @@ class Command(BaseCommand):
         with workspace_scope(workspace.id):
             document = self._counts()
             if not options["counts"]:
-                document.update(self._rows())
-        sys.stdout.buffer.write(orjson.dumps(document, default=str) + b"\n")
-        sys.stdout.flush()
+                document.update(self._rows(payloads=not options["no_payloads"]))
+        self.stdout.write(orjson.dumps(document, default=str).decode())
 
     def _counts(self) -> dict[str, Any]:
         batches = InboundBatch.objects.aggregate(
@@ -52,22 +53,12 @@ class Command(BaseCommand):
             "notifications": Notification.objects.count(),
         }
 
-    def _rows(self) -> dict[str, Any]:
-        events = list(
-            Event.objects.order_by("id").values(
-                "message_id",
-                "type",
-                "name",
-                "contact_id",
-                "anonymous_id",
-                "user_id",
-                "properties",
-                "context",
-                "timestamp",
-                "received_at",
-                "source_id",
-            )
-        )
+    def _rows(self, *, payloads: bool) -> dict[str, Any]:
+        fields = ["message_id", "type", "name", "contact_id", "anonymous_id", "user_id"]
+        fields += ["timestamp", "received_at", "source_id"]
+        if payloads:
+            fields += ["properties", "context"]
+        events = list(Event.objects.order_by("id").values(*fields))
         identities: dict[Any, list[list[str]]] = {}
         for contact_id, kind, value in Identity.objects.values_list("contact_id", "type", "value"):
             identities.setdefault(contact_id, []).append([kind, value])
