@@ -502,6 +502,8 @@ def _radar_notify(events: list[dict[str, Any]], *, settings: TrackingSettings) -
         alert["dwell_ms"] = max(alert["dwell_ms"], _int(properties.get("active_dwell_ms"), limit=10**9))
         alert["depth"] = max(alert["depth"], _int(properties.get("scroll_depth"), limit=100))
         alert["state"] = "left" if event["name"] == "Page Left" else "reading"
+        alert.setdefault("started_at", event["timestamp"])
+        alert["seen_at"] = event["timestamp"]
         alerts[alert_key] = alert
     existing = {
         (n.member_id, n.key): n
@@ -513,15 +515,16 @@ def _radar_notify(events: list[dict[str, Any]], *, settings: TrackingSettings) -
     rows = []
     for (member_id, key), alert in sorted(alerts.items(), key=lambda item: item[1]["dwell_ms"]):
         row = existing.get((member_id, key))
+        started_at, seen_at = alert.pop("started_at"), alert.pop("seen_at")
         if row is None:
-            row = Notification(member_id=member_id, key=key, created_at=moment, data={})
+            row = Notification(member_id=member_id, key=key, created_at=min(started_at, moment), data={})
         else:
             alert["dwell_ms"] = max(alert["dwell_ms"], row.data.get("dwell_ms", 0))
             alert["depth"] = max(alert["depth"], row.data.get("depth", 0))
         row.kind = alert["kind"]
         row.contact_id = UUID(alert["contact_id"])
         row.data = alert
-        row.updated_at = moment
+        row.updated_at = min(max(seen_at, row.created_at), moment)  # when the contact was last seen on it
         row.version = next_version()  # a read alert stays read while the same view goes on
         rows.append(row)
     rows_write(
