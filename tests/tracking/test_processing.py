@@ -379,3 +379,32 @@ def test_another_workspaces_processor_output_stays_there(workspace, other_worksp
         send_and_process(other, [page("anon-w", userId="same-user")])
         assert Contact.objects.count() == 1
     assert Contact.objects.count() == 1
+
+
+def test_a_page_views_engagement_reports_read_as_one_line(workspace):
+    from siyu.tracking.selectors.radar import contact_events, recent_events
+
+    source = make_source()
+    view = {"view_id": "v-9", "title": "秋冬护肤指南"}
+    reports = [
+        message(
+            anonymousId="anon-e",
+            event=name,
+            timestamp=iso(ago(seconds=60 - step * 15)),
+            properties={
+                **view,
+                "active_dwell_ms": step * 15000,
+                "dwell_delta_ms": 15000,
+                "scroll_depth": step * 20,
+            },
+        )
+        for step, name in ((1, "Page Engaged"), (2, "Page Engaged"), (3, "Page Left"))
+    ]
+    send_and_process(source, [page("anon-e", timestamp=iso(ago(seconds=61)), properties=view), *reports])
+    contact = Contact.objects.get()
+    lines = contact_events(contact_id=contact.id).items
+    assert [(e.type, e.name, e.properties.get("active_dwell_ms")) for e in lines] == [
+        ("track", "Page Left", 45000),
+        ("page", "秋冬护肤指南", None),
+    ]
+    assert len(recent_events()) == 2

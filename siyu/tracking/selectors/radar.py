@@ -86,8 +86,30 @@ def _split_cursor(cursor: str) -> tuple[datetime, UUID] | None:
     return (moment, event_id) if moment is not None else None
 
 
+ENGAGEMENT_EVENTS = frozenset({"Page Engaged", "Page Left"})
+
+
+def _latest_engagement_only(events: list[Event]) -> list[Event]:
+    """Of each page view's engagement reports (a heartbeat every 15 s, then the leave), the newest one:
+    it carries the view's whole dwell time and depth. `events` are newest first."""
+    seen: set[str] = set()
+    kept = []
+    for event in events:
+        if event.type == "track" and event.name in ENGAGEMENT_EVENTS:
+            view_id = str(event.properties.get("view_id") or "")
+            if view_id:
+                if view_id in seen:
+                    continue
+                seen.add(view_id)
+        kept.append(event)
+    return kept
+
+
 def contact_events(*, contact_id: UUID, before: str | None = None, limit: int = 50) -> EventPage:
-    """A contact's events, newest first, `limit` at a time; keyset on (timestamp, id), never an offset."""
+    """A contact's events, newest first, `limit` at a time; keyset on (timestamp, id), never an offset.
+
+    A page view's engagement reports show as one line, the newest (a view split across two pages may
+    show once on each)."""
     rows = Event.objects.filter(contact_id=contact_id).order_by("-timestamp", "-id")
     if before:
         position = _split_cursor(before)
@@ -97,7 +119,8 @@ def contact_events(*, contact_id: UUID, before: str | None = None, limit: int = 
     items = list(rows[: limit + 1])
     has_more = len(items) > limit
     items = items[:limit]
-    return EventPage(items=items, next_cursor=_timeline_cursor(items[-1]) if has_more else None)
+    cursor = _timeline_cursor(items[-1]) if has_more else None
+    return EventPage(items=_latest_engagement_only(items), next_cursor=cursor)
 
 
 def _arrival_cursor(received_at: datetime, event_id: UUID) -> str:
@@ -208,8 +231,8 @@ def events_per_minute(*, minutes: int = 60, source: UUID | None = None) -> LiveS
 
 
 def recent_events(*, limit: int = 50, source: UUID | None = None) -> list[Event]:
-    """The workspace's latest arrived events, newest first."""
+    """The workspace's latest arrived events, newest first, a page view's engagement reports as one."""
     rows = Event.objects.all()
     if source is not None:
         rows = rows.filter(source_id=source)
-    return list(rows.order_by("-received_at", "-id")[:limit])
+    return _latest_engagement_only(list(rows.order_by("-received_at", "-id")[: limit * 4]))[:limit]
