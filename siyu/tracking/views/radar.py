@@ -412,7 +412,8 @@ async def _poll_loop(poll: Callable[[Any], tuple[list[str], Any]], cursor: Any) 
     yield f"retry: {RECONNECT_MS}\n: open\n\n"
     interval = _poll_seconds()
     deadline = started + _max_seconds()
-    poll_async = sync_to_async(poll)
+    # Off the thread every sync view of this process shares: a page's request never waits for streams.
+    poll_async = sync_to_async(poll, thread_sensitive=False)
     while True:
         frames, cursor = await poll_async(cursor)
         for frame in frames:
