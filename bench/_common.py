@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import re
 import shutil
 import signal
 import socket
@@ -12,9 +13,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -150,9 +152,41 @@ def run_siyu(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+def load_average() -> float:
+    return os.getloadavg()[0]
+
+
+class SqlReader:
+    """Plain read-only SQL on the benchmark database (sqlite3 or psycopg), for sampling counts fast."""
+
+    def __init__(self, database_url: str) -> None:
+        self.is_sqlite = database_url.startswith("sqlite")
+        if self.is_sqlite:
+            import sqlite3
+
+            path = database_url.removeprefix("sqlite:///")
+            self.conn: Any = sqlite3.connect(
+                f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None, check_same_thread=False
+            )
+        else:
+            self.conn = psycopg.connect(database_url, autocommit=True)
+        self.lock = threading.Lock()
+
+    def one(self, query: str) -> tuple[Any, ...]:
+        """One row; each query sees the latest committed data (autocommit)."""
+        with self.lock:
+            return tuple(self.conn.execute(query).fetchone())
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 @contextmanager
-def running_server(env: dict[str, str], *extra: str) -> Iterator[str]:
+def running_server(env: dict[str, str], *extra: str, log: Path | None = None) -> Iterator[str]:
+    """`siyu serve` with one web process per core; its output goes to `log` if given (else a pipe
+    that is read only when start-up fails — keep such servers quiet)."""
     port = free_port()
+    output: Any = log.open("ab") if log is not None else subprocess.PIPE
     process = subprocess.Popen(
         [
             PYTHON,
@@ -169,10 +203,12 @@ def running_server(env: dict[str, str], *extra: str) -> Iterator[str]:
         ],
         env=env,
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL if log is None else output,
+        stderr=output,
         start_new_session=True,
     )
+    if log is not None:
+        output.close()
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -184,15 +220,50 @@ def running_server(env: dict[str, str], *extra: str) -> Iterator[str]:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 err = process.stderr.read().decode() if process.stderr else ""
+                err = err or (log.read_text(errors="replace") if log is not None else "")
                 raise SystemExit(f"siyu serve did not come up:\n{err[-3000:]}")
             time.sleep(0.3)
         yield url
     finally:
+        # serve's children (web, processor, worker) run in a process group of their own.
+        groups = {process.pid} | _child_groups(process.pid)
         os.killpg(process.pid, signal.SIGINT)
-        try:
+        with suppress(subprocess.TimeoutExpired):
             process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        for group in groups:
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signal.SIGKILL)
+
+
+def _child_groups(pid: int) -> set[int]:
+    groups = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                groups.add(os.getpgid(int(entry.name)))
+        except (OSError, IndexError, ValueError):
+            continue
+    return groups
+
+
+def web_login(url: str, username: str, password: str) -> httpx.Client:
+    """An httpx client logged in through the login page (session cookie set)."""
+    client = httpx.Client(base_url=url, timeout=30, follow_redirects=False)
+    page = client.get("/login/")
+    token = client.cookies.get("csrftoken") or ""
+    if not token:
+        found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+        token = found.group(1) if found else ""
+    response = client.post(
+        "/login/",
+        data={"username": username, "password": password, "csrfmiddlewaretoken": token},
+        headers={"Referer": f"{url}/login/"},
+    )
+    if response.status_code not in (302, 303):
+        raise SystemExit(f"login as {username} failed: HTTP {response.status_code}")
+    return client
 
 
 def record(section: str, lines: list[str]) -> None:
