@@ -59,6 +59,9 @@ def _claim(*, max_events: int) -> list[InboundBatch]:
 
 def inbound_process(*, max_events: int = CHUNK_EVENTS) -> Processed:
     """Process the oldest pending batches (about `max_events` events). Returns what was done."""
+    # A plain read first: an idle processor must not take SQLite's write lock many times a second.
+    if not InboundBatch.all_workspaces.filter(processed_at__isnull=True).exists():
+        return Processed()
     try:
         with transaction.atomic():
             batches = _claim(max_events=max_events)

@@ -4,7 +4,7 @@ from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from siyu.tracking.services.processing import CHUNK_EVENTS, inbound_process
 from siyu.tracking.services.retention import tracking_prune
@@ -37,12 +37,16 @@ class Command(BaseCommand):
             if time.monotonic() >= next_prune:
                 tracking_prune()
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
-            done = inbound_process(max_events=options["chunk"])
+            try:
+                done = inbound_process(max_events=options["chunk"])
+            except DatabaseError:  # the database went away: reconnect on the next round
+                connections.close_all()
+                time.sleep(1)
+                continue
             total += done.events
             if done.batches == 0:
                 if options["once"]:
                     break
-                connections.close_all()  # an idle processor holds no connection (and no SQLite snapshot)
                 time.sleep(options["idle_sleep"])
         if options["verbosity"] > 1:
             self.stdout.write(f"processed {total} events")
