@@ -1,13 +1,15 @@
 import functools
+import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import orjson
 from django.conf import settings
-from django.db import connection, connections, router
+from django.db import OperationalError, connection, connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.constants import OnConflict
@@ -34,6 +36,9 @@ def planner_statistics_refresh(*, tables: Sequence[str] = ()) -> None:
 
 
 Conflict = Literal["error", "ignore", "update"]
+SQLITE_BUSY_TIMEOUT_MS = 10_000  # as set for every connection in settings
+# Parameters per statement: under SQLite's limit (32,766 since 3.32) and PostgreSQL's (65,535).
+MAX_PARAMETERS = 30_000
 
 
 def rows_write(
@@ -68,9 +73,17 @@ def rows_write(
         values.append(
             tuple(prepare(row[name] if name in row else default()) for name, default, prepare in columns.each)
         )
-    sql = _insert_sql(model, connection.alias, conflict, tuple(unique_fields), tuple(update_fields))
+    # Many rows per statement: one round trip and one statement execution per chunk, not per row
+    # (executemany runs the statement once per row, which PostgreSQL pays in round trips).
+    per_statement = max(1, MAX_PARAMETERS // len(columns.each))
     with connection.cursor() as cursor:
-        cursor.executemany(sql, values)
+        for start in range(0, len(values), per_statement):
+            chunk = values[start : start + per_statement]
+            head, placeholders, suffix = _insert_parts(
+                model, connection.alias, conflict, tuple(unique_fields), tuple(update_fields)
+            )
+            sql = f"{head} VALUES {', '.join([placeholders] * len(chunk))} {suffix}"
+            cursor.execute(sql, [value for row in chunk for value in row])
 
 
 @dataclass(frozen=True)
@@ -129,13 +142,14 @@ def _preparer(field: Field[Any, Any], connection: BaseDatabaseWrapper) -> Callab
 
 
 @functools.cache
-def _insert_sql(
+def _insert_parts(
     model: type[Model],
     alias: str,
     conflict: Conflict,
     unique_fields: tuple[str, ...],
     update_fields: tuple[str, ...],
-) -> str:
+) -> tuple[str, str, str]:
+    """An INSERT of every column: (INSERT INTO … (columns), one row's placeholders, ON CONFLICT …)."""
     connection = connections[alias]
     quote = connection.ops.quote_name
     fields = list(model._meta.local_concrete_fields)
@@ -149,10 +163,11 @@ def _insert_sql(
             [by_name[n].column for n in update_fields],
             [by_name[n].column for n in unique_fields],
         )
-    return (
+    head = (
         f"{connection.ops.insert_statement(on_conflict=on_conflict)} {quote(model._meta.db_table)} "
-        f"({', '.join(quote(str(f.column)) for f in fields)}) VALUES ({', '.join(['%s'] * len(fields))}) {suffix}"
+        f"({', '.join(quote(str(f.column)) for f in fields)})"
     )
+    return head, f"({', '.join(['%s'] * len(fields))})", suffix
 
 
 def _orjson_text(value: Any) -> str:
@@ -195,3 +210,31 @@ def rows_update(
         values.append(tuple(columns[name](row[name]) for name in (*fields, *where)))
     with connection.cursor() as cursor:
         cursor.executemany(sql, values)
+
+
+_T = TypeVar("_T")
+
+
+def write_eagerly(write: Callable[[], _T], *, timeout: float = 10.0) -> _T:
+    """Run a short write transaction; on SQLite, try again every millisecond or two while another
+    writer holds the database instead of leaving it to SQLite's busy handler.
+
+    The busy handler backs off up to 100 ms between tries, so a request with a millisecond of work
+    loses every race against a writer that takes the lock again at once (the event processor).
+    """
+    if connection.vendor != "sqlite":
+        return write()
+    deadline = time.monotonic() + timeout
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                return write()
+            except OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.001 + random.random() * 0.001)  # noqa: S311 - jitter, not a secret
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")

@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from django.db import transaction
 
-from siyu.core.db import rows_write
+from siyu.core.db import rows_write, write_eagerly
 from siyu.core.ids import uuid7
 from siyu.tracking.ingest.spec import Received, Rejected, normalise
 from siyu.tracking.models import InboundBatch, IngestWarning, Source
@@ -82,21 +82,25 @@ def events_accept(
                         sample=orjson.dumps(message).decode()[:SAMPLE_CHARS],
                     )
                 )
-    with transaction.atomic():
-        if good:
-            rows_write(
-                InboundBatch,
-                [
-                    {
-                        "id": uuid7(),
-                        "source_id": source.id,
-                        "events_json": orjson.dumps(good).decode(),
-                        "event_count": len(good),
-                        "received_at": received.at,
-                    }
-                ],
-            )
-        if warnings:
-            IngestWarning.objects.bulk_create(warnings)
+
+    def store() -> None:
+        with transaction.atomic():
+            if good:
+                rows_write(
+                    InboundBatch,
+                    [
+                        {
+                            "id": uuid7(),
+                            "source_id": source.id,
+                            "events_json": orjson.dumps(good).decode(),
+                            "event_count": len(good),
+                            "received_at": received.at,
+                        }
+                    ],
+                )
+            if warnings:
+                IngestWarning.objects.bulk_create(warnings)
+
+    write_eagerly(store)
     accepted.stored = len(good)
     return accepted

@@ -4,12 +4,16 @@ from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connection, connections
 
 from siyu.tracking.services.processing import CHUNK_EVENTS, inbound_process
 from siyu.tracking.services.retention import tracking_prune
 
 PRUNE_EVERY_SECONDS = 600
+# On SQLite the processor and ingestion share one write lock: short chunks and a gap after each keep
+# the gateway's acknowledgements quick while a backlog is worked off.
+SQLITE_CHUNK_EVENTS = 300
+SQLITE_GAP_SECONDS = 0.005
 
 
 class Command(BaseCommand):
@@ -20,7 +24,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--idle-sleep", type=float, default=0.05, help="Seconds to wait when there is nothing to do."
         )
-        parser.add_argument("--chunk", type=int, default=CHUNK_EVENTS, help="Events per transaction.")
+        parser.add_argument(
+            "--chunk",
+            type=int,
+            default=None,
+            help=f"Events per transaction (default {CHUNK_EVENTS}; {SQLITE_CHUNK_EVENTS} on SQLite).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         stopping = False
@@ -31,6 +40,8 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        sqlite = connection.vendor == "sqlite"
+        chunk = options["chunk"] or (SQLITE_CHUNK_EVENTS if sqlite else CHUNK_EVENTS)
         total = 0
         next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
         while not stopping:
@@ -38,7 +49,7 @@ class Command(BaseCommand):
                 tracking_prune()
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             try:
-                done = inbound_process(max_events=options["chunk"])
+                done = inbound_process(max_events=chunk)
             except DatabaseError:  # the database went away: reconnect on the next round
                 connections.close_all()
                 time.sleep(1)
@@ -48,5 +59,8 @@ class Command(BaseCommand):
                 if options["once"]:
                     break
                 time.sleep(options["idle_sleep"])
+            elif sqlite:
+                # SQLite has one write lock: leave a gap in which waiting ingestion requests take it.
+                time.sleep(SQLITE_GAP_SECONDS)
         if options["verbosity"] > 1:
             self.stdout.write(f"processed {total} events")
