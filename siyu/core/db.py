@@ -208,8 +208,45 @@ def rows_update(
     for row in rows:
         row = {**row, "workspace_id": workspace_id} if workspace_id is not None else row
         values.append(tuple(columns[name](row[name]) for name in (*fields, *where)))
+    if connection.vendor == "postgresql":
+        _rows_update_from_values(model, connection, fields=fields, where=where, values=values)
+        return
     with connection.cursor() as cursor:
         cursor.executemany(sql, values)
+
+
+def _rows_update_from_values(
+    model: type[Model],
+    connection: BaseDatabaseWrapper,
+    *,
+    fields: Sequence[str],
+    where: Sequence[str],
+    values: list[tuple[Any, ...]],
+) -> None:
+    """PostgreSQL: one `UPDATE … FROM (VALUES …)` per chunk instead of a statement per row."""
+    quote = connection.ops.quote_name
+    by_name = {f.attname: f for f in model._meta.local_concrete_fields}
+    names = [*fields, *where]
+    casts = [f"%s::{by_name[name].db_type(connection)}" for name in names]
+    aliases = [f"v{i}" for i in range(len(names))]
+    assignments = ", ".join(
+        f"{quote(str(by_name[name].column))} = v.{alias}"
+        for name, alias in zip(fields, aliases, strict=False)
+    )
+    matches = " AND ".join(
+        f"t.{quote(str(by_name[name].column))} = v.{alias}"
+        for name, alias in zip(where, aliases[len(fields) :], strict=True)
+    )
+    per_statement = max(1, MAX_PARAMETERS // len(names))
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), per_statement):
+            chunk = values[start : start + per_statement]
+            rows_sql = ", ".join([f"({', '.join(casts)})"] * len(chunk))
+            cursor.execute(
+                f"UPDATE {quote(model._meta.db_table)} AS t SET {assignments} "  # noqa: S608 - model names
+                f"FROM (VALUES {rows_sql}) AS v({', '.join(aliases)}) WHERE {matches}",
+                [value for row in chunk for value in row],
+            )
 
 
 _T = TypeVar("_T")

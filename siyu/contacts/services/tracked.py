@@ -11,8 +11,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
-
 from siyu.contacts.models import (
     Contact,
     Identity,
@@ -24,9 +22,8 @@ from siyu.contacts.models import (
 )
 from siyu.contacts.services.contacts import _display, contact_set_field
 from siyu.contacts.services.values import ContactLookups, contact_values_clean
-from siyu.core.db import rows_write
+from siyu.core.db import rows_update, rows_write
 from siyu.core.ids import uuid7
-from siyu.core.tenancy import active_workspace_id
 from siyu.core.time import now
 
 IdentityKey = tuple[str, str, str]  # (type, namespace, value)
@@ -216,24 +213,20 @@ def contact_traits_apply(*, contact_id: UUID, values: Mapping[str, Any]) -> dict
 
 
 def contacts_seen(*, last_seen: Mapping[UUID, datetime]) -> None:
-    """Move each contact's `last_seen_at` forward, never back: one prepared statement for all."""
+    """Move each contact's `last_seen_at` forward, never back, in one set-based update."""
     if not last_seen:
         return
-    table = Contact._meta.db_table
-    workspace_id = active_workspace_id()
-    with connection.cursor() as cursor:
-        # Django stores UUIDs as 32 hex characters on SQLite and as native uuid on PostgreSQL.
-        native = connection.features.has_native_uuid_field
-        uuid_param = (lambda u: UUID(str(u))) if native else (lambda u: UUID(str(u)).hex)
-        moment_param = connection.ops.adapt_datetimefield_value
-        cursor.executemany(
-            f"UPDATE {table} SET last_seen_at = %s "  # noqa: S608 - the table name is ours
-            "WHERE workspace_id = %s AND id = %s AND (last_seen_at IS NULL OR last_seen_at < %s)",
-            [
-                (moment_param(moment), uuid_param(workspace_id), uuid_param(contact_id), moment_param(moment))
-                for contact_id, moment in last_seen.items()
-            ],
-        )
+    current: dict[UUID, datetime | None] = dict(
+        Contact.objects.filter(id__in=list(last_seen)).values_list("id", "last_seen_at")
+    )
+    moved = []
+    for contact_id, moment in last_seen.items():
+        if contact_id not in current:
+            continue
+        known = current[contact_id]
+        if known is None or known < moment:
+            moved.append({"id": contact_id, "last_seen_at": moment})
+    rows_update(Contact, moved, key=["id"], fields=["last_seen_at"])
 
 
 def contacts_channel_fill(*, channels: Mapping[UUID, UUID]) -> None:
