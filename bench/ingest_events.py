@@ -122,7 +122,7 @@ def _event(rng: random.Random, n: int, slot: str, moment: datetime) -> dict[str,
     }
     roll = rng.random()
     if roll < 0.6:
-        properties = {"url": url + search, "path": path, "title": title, "referrer": referrer}
+        properties: dict[str, Any] = {"url": url + search, "path": path, "title": title, "referrer": referrer}
         properties.update({"search": search, "view_id": view_id})
         return {**base, "type": "page", "name": title, "properties": properties}
     if roll < 0.85:
