@@ -1,8 +1,11 @@
+import os
+import shutil
 from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.cache import cache
 from django.utils import translation
+from playwright.sync_api import Browser, sync_playwright
 
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.actor import Actor
@@ -67,3 +70,47 @@ def rep(make_member: Callable[..., Member]) -> Member:
 @pytest.fixture
 def rep_actor(rep: Member) -> Actor:
     return actor_for_member(member=rep, ip_address="127.0.0.1")
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium for one test module.
+
+    Sync Playwright runs an event loop in this thread while it is open, so it is closed after each
+    module that uses it: other modules' async tests (the SSE streams) need the thread to themselves.
+    While it is open, the test's own ORM calls are still plain sync code.
+    """
+    if not shutil.which(CHROMIUM):
+        pytest.fail(
+            f"{CHROMIUM} is missing: `make test` installs Debian's chromium (apt-get install chromium)."
+        )
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield launched
+            launched.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def english() -> Iterator[None]:
+    """For tests that read the English source text of a message (the default language is zh-hans)."""
+    with translation.override("en"):
+        yield

@@ -180,7 +180,9 @@ def test_a_poster_is_stored_under_media_root_after_pillow_read_it(marketer_actor
         (SimpleUploadedFile("poster.bmp", image_bytes(image_format="BMP")), "not an image"),
     ],
 )
-def test_a_poster_must_be_a_real_image_of_at_most_40_megapixels(marketer_actor, media, upload, message):
+def test_a_poster_must_be_a_real_image_of_at_most_40_megapixels(
+    marketer_actor, media, upload, message, english
+):
     with pytest.raises(ValidationError) as refused:
         content_create(actor=marketer_actor, kind=ContentKind.POSTER, title="海报", file=upload)
     assert message in refused.value.message

@@ -88,7 +88,9 @@ def test_update_stores_clean_values_once_per_workspace(admin_actor, other_worksp
         ({"session_timeout_minutes": True}, "session_timeout_minutes", "from 1 to 1440"),
     ],
 )
-def test_bad_values_are_refused_with_a_reason_and_nothing_is_stored(admin_actor, change, field, message):
+def test_bad_values_are_refused_with_a_reason_and_nothing_is_stored(
+    admin_actor, change, field, message, english
+):
     with pytest.raises(ValidationError) as refused:
         tracking_settings_update(actor=admin_actor, **{**GOOD, **change})
     assert message in refused.value.message

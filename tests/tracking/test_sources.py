@@ -131,7 +131,7 @@ def test_any_origin_swallows_the_others(admin_actor):
     assert source.allowed_origins == ["*"]
 
 
-def test_names_are_required_and_unique_per_workspace(admin_actor, foreign):
+def test_names_are_required_and_unique_per_workspace(admin_actor, foreign, english):
     with pytest.raises(ValidationError):
         source_create(actor=admin_actor, name="  ")
     with pytest.raises(ValidationError):
