@@ -12,9 +12,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from siyu.tracking.models import Event, EventType, Notification, NotificationKind
+from siyu.tracking.models import ENGAGEMENT_EVENTS, Event, EventType, Notification, NotificationKind
 
-ENGAGEMENT_EVENTS = frozenset({"Page Engaged", "Page Left"})
 YUAN_CURRENCIES = frozenset({"", "CNY", "RMB"})
 # Traits that count as "contact details", in the order they are named.
 IDENTITY_TRAITS = ("phone", "email", "name", "unionid", "openid")

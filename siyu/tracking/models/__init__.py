@@ -1,5 +1,6 @@
 from siyu.tracking.models.content import Content, ContentCategory, ContentKind, ContentViewer, ShareLink
 from siyu.tracking.models.events import (
+    ENGAGEMENT_EVENTS,
     ContactActivity,
     Event,
     EventMinute,
@@ -11,6 +12,7 @@ from siyu.tracking.models.radar import Notification, NotificationKind
 from siyu.tracking.models.sources import IngestWarning, Source, SourceKind, WarningCode
 
 __all__ = [
+    "ENGAGEMENT_EVENTS",
     "ContactActivity",
     "Content",
     "ContentCategory",

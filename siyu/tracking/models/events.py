@@ -16,6 +16,10 @@ class EventType(models.TextChoices):
     ALIAS = "alias", _("Alias")
 
 
+# The SDK's reports on one page view: a heartbeat every 15 s of visible time, then the leave.
+ENGAGEMENT_EVENTS = frozenset({"Page Engaged", "Page Left"})
+
+
 class InboundBatch(TenantModel):
     """Validated events as acknowledged to the sender, waiting for the processor.
 

@@ -15,7 +15,15 @@ from django.utils.dateparse import parse_datetime
 from siyu.core.pagination import decode_cursor, encode_cursor
 from siyu.core.time import now
 from siyu.tenancy.actor import Actor
-from siyu.tracking.models import ContactActivity, Event, EventMinute, EventType, Notification, Source
+from siyu.tracking.models import (
+    ENGAGEMENT_EVENTS,
+    ContactActivity,
+    Event,
+    EventMinute,
+    EventType,
+    Notification,
+    Source,
+)
 
 NOTIFICATION_BATCH = 100
 
@@ -84,9 +92,6 @@ def _split_cursor(cursor: str) -> tuple[datetime, UUID] | None:
     except ValueError:
         return None
     return (moment, event_id) if moment is not None else None
-
-
-ENGAGEMENT_EVENTS = frozenset({"Page Engaged", "Page Left"})
 
 
 def _latest_engagement_only(events: list[Event]) -> list[Event]:

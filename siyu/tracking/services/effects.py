@@ -31,6 +31,7 @@ from siyu.core.db import instance_rows, rows_update, rows_write
 from siyu.core.ids import uuid7
 from siyu.core.time import now
 from siyu.tracking.models import (
+    ENGAGEMENT_EVENTS,
     ContactActivity,
     Content,
     ContentViewer,
@@ -43,7 +44,6 @@ from siyu.tracking.models import (
     TrackingSettings,
 )
 
-ENGAGEMENT_EVENTS = frozenset({"Page Engaged", "Page Left"})
 ORDER_COMPLETED = "Order Completed"
 MAX_DWELL_DELTA_MS = 60 * 60 * 1000  # one report never adds more than an hour
 MAX_ORDER_AMOUNT = Decimal("100000000")
