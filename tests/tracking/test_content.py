@@ -24,13 +24,13 @@ from siyu.tenancy.selectors import actor_for_member
 from siyu.tracking.models import Content, ContentCategory, ContentKind, ShareLink, Source, SourceKind
 from siyu.tracking.selectors.content import (
     ContentFilters,
+    Performance,
     content_get,
     content_list,
     content_performance,
     content_performance_by_sharer,
     content_performance_one,
     content_performance_totals,
-    dwell_text,
     share_link_for_token,
 )
 from siyu.tracking.services import content as services
@@ -578,10 +578,13 @@ def test_performance_queries_do_not_grow_with_rows(django_assert_num_queries, re
         assert content_performance_by_sharer()[0].views == 30
 
 
-def test_dwell_times_read_like_a_person():
+def test_average_dwell_reads_like_a_person():
     with translation.override("en"):
-        texts = [dwell_text(ms) for ms in (0, 45_400, 120_000, 207_800, 3_900_000)]
-    assert texts == ["0 s", "45 s", "2 min", "3 min 28 s", "1 h 5 min"]
+        texts = [
+            Performance(views=1, viewers=1, avg_dwell_ms=ms, completed=0).avg_dwell_text
+            for ms in (0, 45_400, 120_000, 207_800, 3_900_000)
+        ]
+    assert texts == ["0 s", "45 s", "2 min", "3 min 27 s", "1 h 5 min"]
 
 
 def test_the_content_forms_load_with_no_workspace_active():

@@ -4,6 +4,7 @@ import threading
 import time
 
 from siyu.tracking.models import Source
+from siyu.tracking.selectors.sources import source_for_write_key as source_lookup
 
 CACHE_SECONDS = 10.0  # a rotated or deactivated key stops working within this long
 
@@ -19,7 +20,7 @@ def source_for_write_key(write_key: str) -> Source | None:
         cached = _cache.get(write_key)
     if cached is not None and moment - cached[0] < CACHE_SECONDS:
         return cached[1]
-    source = Source.all_workspaces.filter(write_key=write_key, is_active=True).first()
+    source = source_lookup(write_key)
     with _lock:
         if len(_cache) > 10_000:
             _cache.clear()

@@ -32,6 +32,7 @@ from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils.translation import gettext as _
 
 from siyu.core.errors import NotFound
+from siyu.tracking.describe import duration_text
 from siyu.tracking.models import Content, ContentCategory, ContentKind, ContentViewer, ShareLink
 
 COMPLETION_DEPTH = 90
@@ -190,20 +191,6 @@ def share_link_find(
 # Performance ---------------------------------------------------------------------------------------
 
 
-def dwell_text(milliseconds: float) -> str:
-    """An active dwell time for people: "3 min 28 s", "45 s", "1 h 5 min" (rounded to the second)."""
-    total = max(0, round(milliseconds / 1000))
-    hours, rest = divmod(total, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
-    if minutes and seconds:
-        return _("%(minutes)s min %(seconds)s s") % {"minutes": minutes, "seconds": seconds}
-    if minutes:
-        return _("%(minutes)s min") % {"minutes": minutes}
-    return _("%(seconds)s s") % {"seconds": seconds}
-
-
 @dataclass(frozen=True)
 class Performance:
     views: int
@@ -226,7 +213,7 @@ class Performance:
 
     @property
     def avg_dwell_text(self) -> str:
-        return dwell_text(self.avg_dwell_ms)
+        return duration_text(self.avg_dwell_ms)
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,8 @@ def source_get(*, source_id: UUID | str) -> Source:
 
 
 def source_for_write_key(write_key: str) -> Source | None:
-    """The active source holding this write key, in whatever workspace: the ingestion gateway's lookup.
-
-    Not cached: a rotated or deactivated key must stop working at once.
-    """
+    """The active source holding this write key, in whatever workspace: the ingestion gateway's lookup
+    (which keeps answers for a few seconds per process, `siyu.tracking.ingest.keys`)."""
     if not write_key:
         return None
     return Source.all_workspaces.filter(write_key=write_key, is_active=True).first()
