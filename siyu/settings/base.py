@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "siyu.tenancy",
     "siyu.contacts",
     "siyu.tracking",
+    "siyu.segments",
+    "siyu.analytics",
     "siyu.api",
     "siyu.web",
 ]

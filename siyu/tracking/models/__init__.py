@@ -8,6 +8,7 @@ from siyu.tracking.models.events import (
     InboundBatch,
     TrackingSettings,
 )
+from siyu.tracking.models.purchases import Purchase, PurchaseOrigin
 from siyu.tracking.models.radar import Notification, NotificationKind
 from siyu.tracking.models.sources import IngestWarning, Source, SourceKind, WarningCode
 
@@ -25,6 +26,8 @@ __all__ = [
     "IngestWarning",
     "Notification",
     "NotificationKind",
+    "Purchase",
+    "PurchaseOrigin",
     "ShareLink",
     "Source",
     "SourceKind",
