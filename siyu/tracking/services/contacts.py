@@ -1,4 +1,4 @@
-"""Keeping a contact's events and counters with the contact when it is merged or deleted."""
+"""Keeping a contact's events, purchases and counters with the contact when it is merged or deleted."""
 
 from datetime import datetime
 from uuid import UUID
@@ -7,11 +7,14 @@ from django.db.models import F
 
 from siyu.contacts.events import ContactDeleted, ContactsMerged
 from siyu.tracking.models import ContactActivity, ContentViewer, Event, Notification
+from siyu.tracking.services.purchases import purchases_delete, purchases_move
 
 
 def contact_events_move(event: ContactsMerged) -> None:
-    """The merged-away contact's events, counters, reading and radar alerts now belong to the survivor."""
+    """The merged-away contact's events, purchases, counters, reading and radar alerts now belong to the
+    survivor. Each purchase was counted once, by the contact that had it, so the counters add up."""
     Event.objects.filter(contact_id=event.merged_id).update(contact_id=event.survivor_id)
+    purchases_move(survivor_id=event.survivor_id, merged_id=event.merged_id)
     Notification.objects.filter(contact_id=event.merged_id).update(contact_id=event.survivor_id)
     _activity_fold(survivor_id=event.survivor_id, merged_id=event.merged_id)
     _viewers_fold(survivor_id=event.survivor_id, merged_id=event.merged_id)
@@ -19,6 +22,7 @@ def contact_events_move(event: ContactsMerged) -> None:
 
 def contact_events_delete(event: ContactDeleted) -> None:
     Event.objects.filter(contact_id=event.contact_id).delete()
+    purchases_delete(contact_id=event.contact_id)
     ContactActivity.objects.filter(contact_id=event.contact_id).delete()
     ContentViewer.objects.filter(contact_id=event.contact_id).delete()
     Notification.objects.filter(contact_id=event.contact_id).delete()

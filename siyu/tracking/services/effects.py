@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -41,12 +41,12 @@ from siyu.tracking.models import (
     NotificationKind,
     ShareLink,
     Source,
+    SourceKind,
     TrackingSettings,
 )
+from siyu.tracking.services.purchases import ORDER_COMPLETED, purchases_record
 
-ORDER_COMPLETED = "Order Completed"
 MAX_DWELL_DELTA_MS = 60 * 60 * 1000  # one report never adds more than an hour
-MAX_ORDER_AMOUNT = Decimal("100000000")
 RADAR_RECENT = timedelta(minutes=30)  # older events (imports, late batches) do not ring the radar
 
 
@@ -79,20 +79,6 @@ def _int(value: Any, *, limit: int) -> int:
     except (TypeError, ValueError, OverflowError):
         return 0
     return max(0, min(number, limit))
-
-
-def _amount(properties: Mapping[str, Any]) -> Decimal:
-    for key in ("revenue", "total", "value", "amount"):
-        raw = properties.get(key)
-        if raw is None or isinstance(raw, bool):
-            continue
-        try:
-            amount = Decimal(str(raw)).quantize(Decimal("0.01"))
-        except (InvalidOperation, ValueError):
-            continue
-        if amount.is_finite() and 0 <= amount < MAX_ORDER_AMOUNT:
-            return amount
-    return Decimal(0)
 
 
 def _page_of(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -215,6 +201,11 @@ def effects_apply(data: EffectInput) -> None:
         ],
         conflict="ignore",
     )
+    # Orders: a purchase per order number, stored once however many ways the order arrives; only the
+    # events whose purchase is new count in the counters below.
+    purchases_record(
+        events, import_source_ids={s.id for s in sources.values() if s.kind == SourceKind.IMPORT}
+    )
     for event in events:
         values = event.get("_traits")
         if values:
@@ -335,9 +326,9 @@ def _activity_update(events: list[dict[str, Any]], *, settings: TrackingSettings
                     activity.changed.add("category_views")
         elif event["name"] in ENGAGEMENT_EVENTS:
             row["active_dwell_ms"] += _int(properties.get("dwell_delta_ms"), limit=MAX_DWELL_DELTA_MS)
-        elif event["name"] == ORDER_COMPLETED:
+        elif event["name"] == ORDER_COMPLETED and event.get("_new_order"):
             row["orders"] += 1
-            row["revenue"] = Decimal(row["revenue"]) + _amount(properties)
+            row["revenue"] = Decimal(row["revenue"]) + event["_order_amount"]
             if row["last_order_at"] is None or moment > row["last_order_at"]:
                 row["last_order_at"] = moment
     activities = list(rows.values())
