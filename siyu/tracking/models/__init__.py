@@ -8,6 +8,7 @@ from siyu.tracking.models.events import (
     InboundBatch,
     TrackingSettings,
 )
+from siyu.tracking.models.imports import OrderImportJob
 from siyu.tracking.models.purchases import Purchase, PurchaseOrigin
 from siyu.tracking.models.radar import Notification, NotificationKind
 from siyu.tracking.models.sources import IngestWarning, Source, SourceKind, WarningCode
@@ -26,6 +27,7 @@ __all__ = [
     "IngestWarning",
     "Notification",
     "NotificationKind",
+    "OrderImportJob",
     "Purchase",
     "PurchaseOrigin",
     "ShareLink",
