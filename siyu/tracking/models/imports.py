@@ -1,5 +1,4 @@
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 
 from siyu.contacts.models import JobStatus
 from siyu.core.models import TenantModel
