@@ -17,3 +17,17 @@ class ContactsMerged(DomainEvent):
 @dataclass(frozen=True)
 class ContactDeleted(DomainEvent):
     contact_id: UUID
+
+
+@dataclass(frozen=True)
+class ContactsCreated(DomainEvent):
+    contact_ids: tuple[UUID, ...]
+
+
+@dataclass(frozen=True)
+class ContactsChanged(DomainEvent):
+    """These contacts changed. `aspects` names what: `field:<name>` for a plain field (`field:stage`,
+    `field:owner`, `field:channel`, …), `field:custom` for custom fields, `tags`, `identities`; `*` when anything may have changed."""
+
+    contact_ids: tuple[UUID, ...]
+    aspects: frozenset[str]

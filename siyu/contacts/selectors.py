@@ -479,3 +479,18 @@ def contact_briefs(*, contact_ids: Iterable[UUID]) -> dict[UUID, ContactBrief]:
         cid: ContactBrief(id=cid, label=name or mask_phone(phone), owner_id=owner_id, stage=stage)
         for cid, name, phone, owner_id, stage in rows
     }
+
+
+# -- base querysets for set-based readers above (segment rules, reports) ----------------------------
+
+
+def contact_rows() -> QuerySet[Contact]:
+    return Contact.objects.all()
+
+
+def contact_tag_rows() -> QuerySet[ContactTag]:
+    return ContactTag.objects.all()
+
+
+def identity_rows() -> QuerySet[Identity]:
+    return Identity.objects.all()

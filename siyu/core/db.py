@@ -275,3 +275,16 @@ def write_eagerly(write: Callable[[], _T], *, timeout: float = 10.0) -> _T:
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def prepared(model: type[Model], attname: str, value: Any) -> Any:
+    """`value` as the database driver expects it for `model.attname` (for hand-written SQL)."""
+    for name, _default_value, prepare in _columns(model, router.db_for_write(model)).each:
+        if name == attname:
+            return prepare(value)
+    raise KeyError(attname)
+
+
+def new_uuid_sql() -> str:
+    """A random id computed by the database, stored as a UUID field would be (INSERT … SELECT)."""
+    return "gen_random_uuid()" if connection.vendor == "postgresql" else "lower(hex(randomblob(16)))"

@@ -29,3 +29,8 @@ def subscribe(event_type: type[_E], handler: Callable[[_E], None]) -> None:
 def publish(event: DomainEvent) -> None:
     for handler in _handlers[type(event)]:
         handler(event)
+
+
+def has_subscribers(event_type: type[DomainEvent]) -> bool:
+    """Whether publishing would reach anyone (lets a publisher skip gathering a large payload)."""
+    return bool(_handlers[event_type])

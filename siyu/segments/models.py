@@ -14,7 +14,9 @@ class SegmentKind(models.TextChoices):
 class Segment(TenantModel):
     name = models.CharField(_("name"), max_length=100)
     description = models.TextField(_("description"), blank=True)
-    kind = models.CharField(_("type"), max_length=10, choices=SegmentKind.choices, default=SegmentKind.DYNAMIC)
+    kind = models.CharField(
+        _("type"), max_length=10, choices=SegmentKind.choices, default=SegmentKind.DYNAMIC
+    )
     rules = models.JSONField(_("rules"), default=dict, blank=True)  # the rule document, see docs/segments.md
     revision = models.PositiveIntegerField(default=1)  # bumped whenever the rules change
     # What the rules read ("event:track:Order Completed", "field:city", "tags", "segment:<id>", …),
@@ -23,6 +25,7 @@ class Segment(TenantModel):
     is_time_relative = models.BooleanField(default=False)
     member_count = models.PositiveIntegerField(_("members"), default=0)
     is_ready = models.BooleanField(default=False)  # the first full build has run
+    problem = models.CharField(max_length=300, blank=True)  # why the rules can no longer be evaluated
     last_built_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     snapshot_of = models.ForeignKey(
@@ -102,7 +105,9 @@ class Recheck(TenantModel):
     due_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["workspace", "segment", "contact"], name="recheck_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "segment", "contact"], name="recheck_unique")
+        ]
         indexes = [models.Index(fields=["due_at"], name="recheck_due")]
 
 
@@ -116,7 +121,9 @@ class SegmentDay(TenantModel):
     exited = models.PositiveIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["workspace", "segment", "day"], name="segmentday_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "segment", "day"], name="segmentday_unique")
+        ]
 
 
 class BuildKind(models.TextChoices):
@@ -136,7 +143,9 @@ class SegmentBuild(TenantModel):
     size = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["workspace", "segment", "-started_at"], name="segmentbuild_ws_segment")]
+        indexes = [
+            models.Index(fields=["workspace", "segment", "-started_at"], name="segmentbuild_ws_segment")
+        ]
 
     @property
     def found_drift(self) -> bool:
@@ -152,7 +161,9 @@ class RfmSettings(TenantModel):
     """Cut points for the 1–5 scores. Recency cuts are days (ascending, lower is better); frequency and
     monetary cuts are ascending minimums for scores 2..5."""
 
-    method = models.CharField(_("scoring"), max_length=12, choices=RfmMethod.choices, default=RfmMethod.QUINTILES)
+    method = models.CharField(
+        _("scoring"), max_length=12, choices=RfmMethod.choices, default=RfmMethod.QUINTILES
+    )
     recency_cuts = models.JSONField(default=list)
     frequency_cuts = models.JSONField(default=list)
     monetary_cuts = models.JSONField(default=list)

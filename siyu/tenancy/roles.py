@@ -23,6 +23,10 @@ class Permission(models.TextChoices):
     EVENTS_READ = "events.read", _("See live events and ingestion warnings")
     CONTENT_MANAGE = "content.manage", _("Manage the content library")
     CONTENT_SHARE = "content.share", _("Share content with tracked links")
+    SEGMENTS_READ = "segments.read", _("See segments and their members")
+    SEGMENTS_MANAGE = "segments.manage", _("Create and edit segments, lists and RFM scoring")
+    ORDERS_IMPORT = "orders.import", _("Import orders")
+    ANALYTICS_READ = "analytics.read", _("See analytics")
 
 
 class DataScope(models.TextChoices):
@@ -47,6 +51,7 @@ _WORK_ON_CONTACTS = frozenset(
         Permission.CONTACTS_WRITE,
         Permission.CONTACTS_REVEAL_PHONE,
         Permission.CONTENT_SHARE,
+        Permission.SEGMENTS_READ,
     }
 )
 
@@ -62,6 +67,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
         Permission.CONTACTS_EXPORT,
         Permission.TAGS_MANAGE,
         Permission.EVENTS_READ,
+        Permission.ANALYTICS_READ,
+        Permission.ORDERS_IMPORT,
     },
     Role.SALES: _WORK_ON_CONTACTS,
     Role.SERVICE: _WORK_ON_CONTACTS,
@@ -77,6 +84,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.EVENTS_READ,
             Permission.CONTENT_MANAGE,
             Permission.CONTENT_SHARE,
+            Permission.SEGMENTS_READ,
+            Permission.SEGMENTS_MANAGE,
+            Permission.ORDERS_IMPORT,
+            Permission.ANALYTICS_READ,
         }
     ),
 }
@@ -97,7 +108,9 @@ class ApiKeyScope(models.TextChoices):
 
 
 API_KEY_SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
-    ApiKeyScope.READ: frozenset({Permission.CONTACTS_READ}),
+    ApiKeyScope.READ: frozenset(
+        {Permission.CONTACTS_READ, Permission.SEGMENTS_READ, Permission.ANALYTICS_READ}
+    ),
     ApiKeyScope.WRITE: frozenset(
         {
             Permission.CONTACTS_READ,
@@ -108,6 +121,9 @@ API_KEY_SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.CONTACTS_REVEAL_PHONE,
             Permission.TAGS_MANAGE,
             Permission.FIELDS_MANAGE,
+            Permission.SEGMENTS_READ,
+            Permission.SEGMENTS_MANAGE,
+            Permission.ANALYTICS_READ,
         }
     ),
 }

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from siyu.contacts.cleaning import name_search_keys, reversed_digits
-from siyu.contacts.events import ContactDeleted, ContactsMerged
+from siyu.contacts.events import ContactDeleted, ContactsChanged, ContactsCreated, ContactsMerged
 from siyu.contacts.models import (
     STAGE_ORDER,
     Contact,
@@ -27,10 +27,28 @@ from siyu.contacts.models import (
 from siyu.contacts.services.values import PLAIN_FIELDS, ContactLookups, contact_values_clean
 from siyu.core.errors import Conflict, PermissionDenied, ValidationError
 from siyu.core.events import publish
+from siyu.core.tenancy import active_workspace_id
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import AuditAction, Member
 from siyu.tenancy.roles import Permission
 from siyu.tenancy.services import audit_record
+
+
+def contacts_changed(contact_ids: Iterable[UUID], *aspects: str) -> None:
+    """Tell the domains above which contacts changed and what (segments re-evaluate only that)."""
+    ids = tuple(dict.fromkeys(contact_ids))
+    if ids and aspects:
+        publish(
+            ContactsChanged(
+                workspace_id=UUID(str(active_workspace_id())), contact_ids=ids, aspects=frozenset(aspects)
+            )
+        )
+
+
+def contacts_created(contact_ids: Iterable[UUID]) -> None:
+    ids = tuple(dict.fromkeys(contact_ids))
+    if ids:
+        publish(ContactsCreated(workspace_id=UUID(str(active_workspace_id())), contact_ids=ids))
 
 
 def timeline_record(
@@ -150,6 +168,7 @@ def contact_create(
         from siyu.contacts.services.tags import contact_tags_add, tags_for_names
 
         contact_tags_add(actor=actor, contact=contact, tags=tags_for_names(names=values["tags"]))
+    contacts_created([contact.id])
     return contact
 
 
@@ -202,6 +221,12 @@ def contact_update(
     if changed:
         contact.save()
         timeline_record(contact=contact, kind=TimelineKind.UPDATED, data={"changes": changed}, actor=actor)
+        contacts_changed(
+            [contact.id],
+            *{"field:custom" if name.startswith("custom.") else f"field:{name}" for name in changed},
+        )
+    if identities_to_add:
+        contacts_changed([contact.id], "identities")
     Identity.objects.bulk_create(
         [
             Identity(contact=contact, type=k, namespace=ns, value=v)
@@ -253,6 +278,7 @@ def contact_stage_change(
         data={"from": current.value, "to": target.value, "reason": reason, "manual": manual},
         member=member,
     )
+    contacts_changed([contact.id], "field:stage")
     return True
 
 
@@ -281,6 +307,7 @@ def contact_owner_change(*, actor: Actor, contacts: Sequence[Contact], owner: Me
         )
         contact.owner = owner
     TimelineEntry.objects.bulk_create(entries)
+    contacts_changed([c.id for c in moving], "field:owner")
     audit_record(
         actor=actor,
         action=AuditAction.OWNER_CHANGED,
@@ -345,6 +372,7 @@ def identity_add(
         data={"type": kind, "namespace": namespace, "value": value},
         actor=actor,
     )
+    contacts_changed([contact.id], "identities")
     return identity
 
 
@@ -356,6 +384,7 @@ def identity_remove(*, actor: Actor, contact: Contact, identity_id: UUID) -> Non
         from siyu.core.errors import NotFound
 
         raise NotFound(_("Identity not found."))
+    contacts_changed([contact.id], "identities")
 
 
 @transaction.atomic

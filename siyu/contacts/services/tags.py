@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from siyu.contacts.models import Contact, ContactTag, Tag, TagGroup, TimelineEntry, TimelineKind
+from siyu.contacts.services.contacts import contacts_changed
 from siyu.core.errors import Conflict, ValidationError
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
@@ -156,6 +157,7 @@ def _tag_contacts(*, actor: Actor, contact_ids: Sequence[UUID], tags: Sequence[T
         )
     ContactTag.objects.bulk_create(rows, ignore_conflicts=True)
     TimelineEntry.objects.bulk_create(entries)
+    contacts_changed([entry.contact_id for entry in entries] if not exclusive else contact_ids, "tags")
     return len(entries)
 
 
@@ -172,6 +174,7 @@ def _untag_contacts(*, actor: Actor, contact_ids: Sequence[UUID], tags: Sequence
         )
         for contact_id, removed in present.items()
     )
+    contacts_changed(present, "tags")
     return len(present)
 
 

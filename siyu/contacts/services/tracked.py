@@ -20,7 +20,7 @@ from siyu.contacts.models import (
     TimelineEntry,
     TimelineKind,
 )
-from siyu.contacts.services.contacts import _display, contact_set_field
+from siyu.contacts.services.contacts import _display, contact_set_field, contacts_changed, contacts_created
 from siyu.contacts.services.values import ContactLookups, contact_values_clean
 from siyu.core.db import rows_update, rows_write
 from siyu.core.ids import uuid7
@@ -121,6 +121,7 @@ def visitors_create(*, visitors: Sequence[NewVisitor]) -> None:
             for v in visitors
         ],
     )
+    contacts_created(v.contact_id for v in visitors)
 
 
 def identities_link(*, links: Sequence[tuple[UUID, IdentityKey]]) -> None:
@@ -143,6 +144,7 @@ def identities_link(*, links: Sequence[tuple[UUID, IdentityKey]]) -> None:
             for cid, (k, ns, v) in links
         ]
     )
+    contacts_changed((cid for cid, _key in links), "identities")
 
 
 def traits_clean(
@@ -209,6 +211,9 @@ def contact_traits_apply(*, contact_id: UUID, values: Mapping[str, Any]) -> dict
         TimelineEntry.objects.create(
             contact=contact, kind=TimelineKind.UPDATED, data={"changes": changed, "source": "identify"}
         )
+        contacts_changed(
+            [contact.id], *{"field:custom" if name == "custom" else f"field:{name}" for name in changed}
+        )
     return changed
 
 
@@ -219,7 +224,7 @@ def contacts_seen(*, last_seen: Mapping[UUID, datetime]) -> None:
     current: dict[UUID, datetime | None] = dict(
         Contact.objects.filter(id__in=list(last_seen)).values_list("id", "last_seen_at")
     )
-    moved = []
+    moved: list[dict[str, Any]] = []
     for contact_id, moment in last_seen.items():
         if contact_id not in current:
             continue
@@ -227,6 +232,7 @@ def contacts_seen(*, last_seen: Mapping[UUID, datetime]) -> None:
         if known is None or known < moment:
             moved.append({"id": contact_id, "last_seen_at": moment})
     rows_update(Contact, moved, key=["id"], fields=["last_seen_at"])
+    contacts_changed([row["id"] for row in moved], "field:last_seen_at")
 
 
 def contacts_channel_fill(*, channels: Mapping[UUID, UUID]) -> None:
@@ -236,6 +242,7 @@ def contacts_channel_fill(*, channels: Mapping[UUID, UUID]) -> None:
         by_channel.setdefault(channel_id, []).append(contact_id)
     for channel_id, ids in by_channel.items():
         Contact.objects.filter(id__in=ids, channel__isnull=True).update(channel_id=channel_id)
+    contacts_changed(channels, "field:channel")
 
 
 def contacts_merge_by_id(*, survivor_id: UUID, other_id: UUID, reason: str) -> None:

@@ -33,7 +33,13 @@ from siyu.contacts.models import (
     TimelineEntry,
     TimelineKind,
 )
-from siyu.contacts.services.contacts import _display, _empty, contact_set_field
+from siyu.contacts.services.contacts import (
+    _display,
+    _empty,
+    contact_set_field,
+    contacts_changed,
+    contacts_created,
+)
 from siyu.contacts.services.tags import tags_for_names
 from siyu.contacts.services.values import PLAIN_FIELDS, ContactLookups, contact_values_clean
 from siyu.core.db import planner_statistics_refresh
@@ -311,6 +317,9 @@ def contacts_upsert(
         if plan is None or known != plan.identities:
             plan = batch.plan(known)
         plan.write(actor=actor)
+        outcomes = plan.outcomes.values()
+        contacts_created(o.contact_id for o in outcomes if o.status == "created" and o.contact_id)
+        contacts_changed((o.contact_id for o in outcomes if o.status == "updated" and o.contact_id), "*")
         turn.end()
     for index, outcome in plan.outcomes.items():
         results[index] = outcome

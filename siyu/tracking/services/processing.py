@@ -21,10 +21,13 @@ from django.db import connection, transaction
 
 from siyu.contacts.services.tracked import IdentityKey, traits_clean
 from siyu.contacts.services.values import ContactLookups
-from siyu.core.tenancy import workspace_scope
+from siyu.core.events import publish
+from siyu.core.tenancy import active_workspace_id, workspace_scope
 from siyu.core.time import now
+from siyu.tracking.events import ActivityRecorded
 from siyu.tracking.models import Event, InboundBatch, IngestWarning, WarningCode
 from siyu.tracking.services.effects import EffectInput, effects_apply
+from siyu.tracking.services.purchases import ORDER_COMPLETED
 from siyu.tracking.services.resolution import Resolver, anonymous_key, user_key
 
 log = logging.getLogger(__name__)
@@ -211,5 +214,29 @@ def _process_events(events: list[dict[str, Any]]) -> Processed:
             channels=lookups.channels,
         )
     )
+    _activity_publish(fresh)
     done.events = len(fresh)
     return done
+
+
+def _activity_publish(events: list[dict[str, Any]]) -> None:
+    """Tell the domains above (segments) which contacts' activity changed, and how."""
+    changes: dict[UUID, set[str]] = defaultdict(set)
+    for event in events:
+        contact_id = event.get("contactId")
+        if contact_id is None:
+            continue
+        kind, name = event["type"], event["name"] or ""
+        keys = changes[contact_id]
+        keys.update((f"event:{kind}:*", f"event:{kind}:{name}"))
+        if kind in ("page", "screen"):
+            keys.add("activity:touch")
+        elif name == ORDER_COMPLETED:
+            keys.add("purchases")
+    if changes:
+        publish(
+            ActivityRecorded(
+                workspace_id=UUID(str(active_workspace_id())),
+                changes={contact_id: frozenset(keys) for contact_id, keys in changes.items()},
+            )
+        )

@@ -1,0 +1,1 @@
+"""Reads of segments that other domains and the HTTP layer may call."""

@@ -1,0 +1,411 @@
+# ruff: noqa: S608 -- the set-difference SQL interpolates only quoted table names; values are bound.
+"""Keeping dynamic segments true: full builds, incremental re-evaluation, clock re-checks, reconciliation.
+
+- A full build runs the segment's one compiled query into a temporary table and applies the set
+  difference to the members with NOT EXISTS joins — no member list is ever loaded into Python.
+- Incremental: a change names what changed (`event:track:Order Completed`, `field:city`, `tags`, …);
+  the dependency index finds the segments that read it (and, transitively, segments built on them),
+  and only those are evaluated, only for the changed contacts.
+- Time-relative rules get a re-check per contact at the moment its answer can next change.
+- Reconciliation is a full build that reports what it had to fix (drift).
+"""
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.db import connection, transaction
+from django.db.models import Q
+
+from siyu.contacts.selectors import contact_rows
+from siyu.core.db import new_uuid_sql, prepared, rows_write
+from siyu.core.events import has_subscribers, publish
+from siyu.core.ids import uuid7
+from siyu.core.tenancy import active_workspace_id, workspace_scope
+from siyu.core.time import now as clock_now
+from siyu.segments.events import SegmentEntered, SegmentExited
+from siyu.segments.models import (
+    BuildKind,
+    ChangeCause,
+    MembershipChange,
+    MembershipChangeKind,
+    Recheck,
+    Segment,
+    SegmentBuild,
+    SegmentDependency,
+    SegmentKind,
+    SegmentMember,
+)
+from siyu.segments.rules.spec import Catalog, Rule, RuleError, rule_document_of, rule_parse
+from siyu.segments.rules.sql import Clock, rule_q
+from siyu.segments.rules.timing import next_checks
+from siyu.segments.selectors.catalog import catalog_load
+from siyu.segments.selectors.rfm import rfm_cuts
+from siyu.segments.services.membership import changes_apply, day_record
+
+log = logging.getLogger(__name__)
+
+EVERYTHING = "contact:new"  # a key every dynamic segment depends on (new or merged contacts)
+TARGET_TABLE = "segment_build_target"
+RECHECK_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class Compiled:
+    segment: Segment
+    rule: Rule
+    clock: Clock
+    team_subtrees: dict[UUID, frozenset[UUID]]
+
+    def q(self) -> Q:
+        return rule_q(self.rule.root, self.clock, team_subtrees=dict(self.team_subtrees))
+
+
+def segment_compile(
+    *, segment: Segment, catalog: Catalog | None = None, at: datetime | None = None
+) -> Compiled:
+    catalog = catalog or catalog_load()
+    rule = rule_parse(rule_document_of(segment.rules), catalog=catalog, segment_id=segment.id, lenient=True)
+    clock = Clock(now=at or clock_now(), rfm=rfm_cuts())
+    return Compiled(segment=segment, rule=rule, clock=clock, team_subtrees=dict(catalog.team_subtrees))
+
+
+def _mark_problem(segment: Segment, error: RuleError) -> None:
+    segment.problem = error.message[:300]
+    Segment.objects.filter(id=segment.id).update(problem=segment.problem)
+    log.warning("segment %s cannot be evaluated: %s", segment.id, error.message)
+
+
+def dependencies_store(*, segment: Segment, rule: Rule) -> None:
+    keys = sorted(rule.dependencies)
+    segment.dependencies = keys
+    segment.is_time_relative = rule.is_time_relative
+    Segment.objects.filter(id=segment.id).update(dependencies=keys, is_time_relative=rule.is_time_relative)
+    SegmentDependency.objects.filter(segment=segment).delete()
+    rows_write(SegmentDependency, [{"id": uuid7(), "segment_id": segment.id, "key": key} for key in keys])
+
+
+# -- full build --------------------------------------------------------------------------------------
+
+
+def _execute(sql: str, params: Sequence[Any] = ()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return max(int(cursor.rowcount), 0)
+
+
+def _target_fill(compiled: Compiled) -> None:
+    """The contacts the rules select, into a temporary table (computed once, joined three times)."""
+    uuid_type = "uuid" if connection.vendor == "postgresql" else "char(32)"
+    _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
+    suffix = " ON COMMIT DROP" if connection.vendor == "postgresql" else ""
+    _execute(f"CREATE TEMPORARY TABLE {TARGET_TABLE} (contact_id {uuid_type} PRIMARY KEY){suffix}")
+    select, params = contact_rows().filter(compiled.q()).values("id").query.sql_with_params()
+    _execute(f"INSERT INTO {TARGET_TABLE} (contact_id) {select}", params)
+    if connection.vendor == "postgresql":
+        _execute(f"ANALYZE {TARGET_TABLE}")
+
+
+def _set_difference_apply(segment: Segment, *, cause: str, at: datetime) -> tuple[int, int]:
+    """Members := target, with a history row for every entry and exit. Returns (added, removed)."""
+    members = connection.ops.quote_name(SegmentMember._meta.db_table)
+    changes = connection.ops.quote_name(MembershipChange._meta.db_table)
+    workspace = prepared(SegmentMember, "workspace_id", active_workspace_id())
+    segment_id = prepared(SegmentMember, "segment_id", segment.id)
+    moment = prepared(SegmentMember, "entered_at", at)
+    new_id = new_uuid_sql()
+    # Only table names (quoted by the backend) and constants are interpolated; every value is bound.
+    is_member = f"SELECT 1 FROM {members} m WHERE m.workspace_id = %s AND m.segment_id = %s AND m.contact_id = t.contact_id"
+    in_target = f"SELECT 1 FROM {TARGET_TABLE} t WHERE t.contact_id = {members}.contact_id"
+    history = f"INSERT INTO {changes} (id, workspace_id, segment_id, contact_id, kind, cause, at) "
+    _execute(
+        f"{history} SELECT {new_id}, %s, %s, t.contact_id, %s, %s, %s FROM {TARGET_TABLE} t WHERE NOT EXISTS ({is_member})",
+        [workspace, segment_id, MembershipChangeKind.ENTERED.value, cause, moment, workspace, segment_id],
+    )
+    _execute(
+        f"{history} SELECT {new_id}, %s, %s, {members}.contact_id, %s, %s, %s FROM {members} "
+        f"WHERE {members}.workspace_id = %s AND {members}.segment_id = %s AND NOT EXISTS ({in_target})",
+        [workspace, segment_id, MembershipChangeKind.EXITED.value, cause, moment, workspace, segment_id],
+    )
+    added = _execute(
+        f"INSERT INTO {members} (id, workspace_id, segment_id, contact_id, entered_at) "
+        f"SELECT {new_id}, %s, %s, t.contact_id, %s FROM {TARGET_TABLE} t WHERE NOT EXISTS ({is_member})",
+        [workspace, segment_id, moment, workspace, segment_id],
+    )
+    removed = _execute(
+        f"DELETE FROM {members} WHERE workspace_id = %s AND segment_id = %s AND NOT EXISTS ({in_target})",
+        [workspace, segment_id],
+    )
+    return added, removed
+
+
+def _publish_build_changes(segment: Segment, *, cause: str, at: datetime) -> None:
+    """segment.entered / segment.exited for a build, read back from its history rows in chunks."""
+    workspace_id = UUID(str(active_workspace_id()))
+    for kind, event_type in (
+        (MembershipChangeKind.ENTERED, SegmentEntered),
+        (MembershipChangeKind.EXITED, SegmentExited),
+    ):
+        if not has_subscribers(event_type):
+            continue
+        ids = MembershipChange.objects.filter(segment=segment, kind=kind, cause=cause, at=at).values_list(
+            "contact_id", flat=True
+        )
+        chunk: list[UUID] = []
+        for contact_id in ids.iterator(chunk_size=5000):
+            chunk.append(contact_id)
+            if len(chunk) == 5000:
+                publish(
+                    event_type(
+                        workspace_id=workspace_id,
+                        segment_id=segment.id,
+                        contact_ids=tuple(chunk),
+                        cause=cause,
+                        at=at,
+                    )
+                )
+                chunk = []
+        if chunk:
+            publish(
+                event_type(
+                    workspace_id=workspace_id,
+                    segment_id=segment.id,
+                    contact_ids=tuple(chunk),
+                    cause=cause,
+                    at=at,
+                )
+            )
+
+
+def _rechecks_replace(compiled: Compiled, *, contact_ids: Sequence[UUID] | None = None) -> int:
+    """Re-schedule the segment's clock re-checks (for every contact, or only for `contact_ids`)."""
+    segment = compiled.segment
+    existing = Recheck.objects.filter(segment=segment)
+    if contact_ids is not None:
+        existing = existing.filter(contact_id__in=contact_ids)
+    existing.delete()
+    if not compiled.rule.is_time_relative:
+        return 0
+    due = next_checks(compiled.rule.conditions, compiled.clock, contact_ids=contact_ids)
+    rows = [
+        {"id": uuid7(), "segment_id": segment.id, "contact_id": cid, "due_at": at} for cid, at in due.items()
+    ]
+    for start in range(0, len(rows), 5000):
+        rows_write(Recheck, rows[start : start + 5000])
+    return len(rows)
+
+
+def segment_build(
+    *, segment: Segment, kind: str = BuildKind.FULL, at: datetime | None = None
+) -> SegmentBuild | None:
+    """Evaluate a dynamic segment over the whole workspace and apply the difference.
+
+    Segments built on this one are rebuilt after it when its membership changed.
+    """
+    if segment.kind != SegmentKind.DYNAMIC:
+        return None
+    started = time.perf_counter()
+    try:
+        compiled = segment_compile(segment=segment, at=at)
+    except RuleError as error:
+        _mark_problem(segment, error)
+        return None
+    moment = compiled.clock.now
+    cause = ChangeCause.RECONCILE if kind == BuildKind.RECONCILE else ChangeCause.BUILD
+    with transaction.atomic():
+        _target_fill(compiled)
+        added, removed = _set_difference_apply(segment, cause=cause, at=moment)
+        _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
+        size = SegmentMember.objects.filter(segment=segment).count()
+        Segment.objects.filter(id=segment.id).update(
+            member_count=size, is_ready=True, last_built_at=moment, problem=""
+        )
+        segment.member_count, segment.is_ready, segment.last_built_at, segment.problem = (
+            size,
+            True,
+            moment,
+            "",
+        )
+        if added or removed or kind == BuildKind.FULL:
+            day_record(segment_id=segment.id, at=moment, entered=added, exited=removed)
+        _rechecks_replace(compiled)
+        build = SegmentBuild.objects.create(
+            segment=segment,
+            kind=kind,
+            started_at=moment,
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            added=added,
+            removed=removed,
+            size=size,
+        )
+        if added or removed:
+            _publish_build_changes(segment, cause=cause, at=moment)
+            if kind == BuildKind.RECONCILE:
+                log.warning(
+                    "segment %s drifted: reconciliation added %s and removed %s members",
+                    segment.id,
+                    added,
+                    removed,
+                )
+            for dependent in _dependents([segment.id]):
+                segment_build(segment=dependent, kind=kind, at=moment)
+    return build
+
+
+def _dependents(segment_ids: Iterable[UUID]) -> list[Segment]:
+    keys = [f"segment:{segment_id}" for segment_id in segment_ids]
+    ids = SegmentDependency.objects.filter(key__in=keys).values("segment_id")
+    return list(Segment.objects.filter(id__in=ids, kind=SegmentKind.DYNAMIC, is_ready=True))
+
+
+def _in_dependency_order(segments: list[Segment]) -> list[Segment]:
+    """Segments that others in the list are built on come first."""
+    by_id = {segment.id: segment for segment in segments}
+    ordered: list[Segment] = []
+    placed: set[UUID] = set()
+
+    def place(segment: Segment, trail: frozenset[UUID]) -> None:
+        if segment.id in placed or segment.id in trail:
+            return
+        for key in segment.dependencies or ():
+            if key.startswith("segment:"):
+                base = by_id.get(UUID(key.removeprefix("segment:")))
+                if base is not None:
+                    place(base, trail | {segment.id})
+        placed.add(segment.id)
+        ordered.append(segment)
+
+    for segment in segments:
+        place(segment, frozenset())
+    return ordered
+
+
+# -- incremental ------------------------------------------------------------------------------------
+
+
+def segments_affected(*, keys: Iterable[str]) -> list[Segment]:
+    """The dynamic segments whose rules read any of `keys`, and those built on them, in dependency order."""
+    wanted = set(keys)
+    everything = EVERYTHING in wanted
+    found: dict[UUID, Segment] = {}
+    frontier_keys = list(wanted)
+    while frontier_keys:
+        if everything:
+            rows = Segment.objects.filter(kind=SegmentKind.DYNAMIC, is_ready=True)
+            everything = False
+        else:
+            ids = SegmentDependency.objects.filter(key__in=frontier_keys).values("segment_id")
+            rows = Segment.objects.filter(id__in=ids, kind=SegmentKind.DYNAMIC, is_ready=True)
+        fresh = [segment for segment in rows if segment.id not in found]
+        for segment in fresh:
+            found[segment.id] = segment
+        frontier_keys = [f"segment:{segment.id}" for segment in fresh]
+    return _in_dependency_order(list(found.values()))
+
+
+def _evaluate_for(
+    compiled: Compiled, contact_ids: Sequence[UUID], *, cause: str
+) -> tuple[list[UUID], list[UUID]]:
+    segment = compiled.segment
+    matching = set(
+        contact_rows().filter(id__in=contact_ids).filter(compiled.q()).values_list("id", flat=True)
+    )
+    current = set(
+        SegmentMember.objects.filter(segment=segment, contact_id__in=contact_ids).values_list(
+            "contact_id", flat=True
+        )
+    )
+    entered = sorted(matching - current)
+    exited = sorted(current - matching)
+    result = changes_apply(
+        segment_id=segment.id, entered=entered, exited=exited, cause=cause, at=compiled.clock.now
+    )
+    if compiled.rule.is_time_relative:
+        _rechecks_replace(compiled, contact_ids=contact_ids)
+    return result
+
+
+def segments_reevaluate(
+    *,
+    contact_ids: Iterable[UUID],
+    keys: Iterable[str],
+    cause: str = ChangeCause.ACTIVITY,
+    at: datetime | None = None,
+) -> int:
+    """Re-evaluate, for these contacts only, the segments that depend on what changed. Returns the
+    number of entries and exits recorded."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return 0
+    segments = segments_affected(keys=keys)
+    return _evaluate_segments(segments, ids, cause=cause, at=at)
+
+
+def _evaluate_segments(
+    segments: list[Segment], contact_ids: list[UUID], *, cause: str, at: datetime | None
+) -> int:
+    if not segments:
+        return 0
+    catalog = catalog_load(lenient=True)
+    changed = 0
+    for segment in segments:
+        try:
+            compiled = segment_compile(segment=segment, catalog=catalog, at=at)
+        except RuleError as error:
+            _mark_problem(segment, error)
+            continue
+        for start in range(0, len(contact_ids), 500):
+            added, removed = _evaluate_for(compiled, contact_ids[start : start + 500], cause=cause)
+            changed += len(added) + len(removed)
+    return changed
+
+
+# -- the clock ---------------------------------------------------------------------------------------
+
+
+def rechecks_run(*, at: datetime | None = None, limit: int = RECHECK_BATCH) -> int:
+    """Re-evaluate the contacts whose re-check is due (every workspace). Returns how many were checked."""
+    moment = at or clock_now()
+    with transaction.atomic():
+        due = Recheck.all_workspaces.filter(due_at__lte=moment).order_by("due_at")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        rows = list(due.values_list("id", "workspace_id", "segment_id", "contact_id")[:limit])
+        if not rows:
+            return 0
+        groups: dict[tuple[UUID, UUID], list[UUID]] = {}
+        for _id, workspace_id, segment_id, contact_id in rows:
+            groups.setdefault((workspace_id, segment_id), []).append(contact_id)
+        Recheck.all_workspaces.filter(id__in=[row[0] for row in rows]).delete()
+        for (workspace_id, segment_id), contact_ids in groups.items():
+            with workspace_scope(workspace_id):
+                segment = Segment.objects.filter(
+                    id=segment_id, kind=SegmentKind.DYNAMIC, is_ready=True
+                ).first()
+                if segment is None:
+                    continue
+                ids = sorted(set(contact_ids))
+                _evaluate_segments([segment], ids, cause=ChangeCause.CLOCK, at=moment)
+                # Segments built on this one see its new answer for these contacts.
+                segments_reevaluate(
+                    contact_ids=ids, keys=[f"segment:{segment.id}"], cause=ChangeCause.CLOCK, at=moment
+                )
+    return len(rows)
+
+
+# -- reconciliation ---------------------------------------------------------------------------------
+
+
+def segments_reconcile(*, at: datetime | None = None) -> list[SegmentBuild]:
+    """Rebuild every dynamic segment of the active workspace and report the drift each had to fix."""
+    segments = _in_dependency_order(list(Segment.objects.filter(kind=SegmentKind.DYNAMIC, is_ready=True)))
+    builds = []
+    for segment in segments:
+        build = segment_build(segment=segment, kind=BuildKind.RECONCILE, at=at)
+        if build is not None:
+            builds.append(build)
+    return builds
