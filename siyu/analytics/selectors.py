@@ -1,0 +1,688 @@
+"""Analytics reads: channel quality, cohort retention, the lifecycle funnel, segment figures and
+content joined to orders.
+
+Each report composes the reporting selectors of the domains below (contacts, tracking, segments)
+into a handful of GROUP BY queries: conditional counts, EXISTS probes on indexed windows and
+`id IN (…)` semi-joins, all computed by the database. Python only arranges the per-group rows the
+database returns (a few per channel, cohort or day). The definitions are in docs/analytics.md.
+"""
+
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from django.db.models import Count, DurationField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from siyu.analytics.models import ChannelSpend
+from siyu.analytics.periods import Period, month_length
+from siyu.analytics.stats import ALL, Rate, medians_by, ratio
+from siyu.contacts.models import STAGE_ORDER, Channel, Contact, CostUnit, Stage
+from siyu.contacts.reporting import (
+    CONVERTED_STAGE,
+    contacts_acquired,
+    new_contacts_by_channel_month,
+    report_channels,
+    stage_reached_at,
+    stage_reached_q,
+)
+from siyu.core.errors import NotFound
+from siyu.core.time import now
+from siyu.segments.models import Segment
+from siyu.segments.selectors.stats import (
+    segment_changes_by_day,
+    segment_day_before,
+    segment_days,
+    segment_member_ids,
+    segment_net_change,
+    segment_overlap,
+    segment_size,
+)
+from siyu.tenancy.actor import Actor
+from siyu.tenancy.roles import Permission
+from siyu.tracking.models import Content
+from siyu.tracking.selectors.reporting import (
+    MONEY,
+    buyer_ids,
+    content_for_reports,
+    content_outcomes,
+    event_in_window,
+    orders_of,
+    revenue_of,
+)
+
+RETENTION_DAYS = (30, 60, 90)
+RETENTION_WINDOW_DAYS = 30
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ChannelChoice:
+    """What the reports are narrowed to: some channels (None: all), with or without channel-less contacts."""
+
+    channel_ids: tuple[UUID, ...] | None = None
+    include_no_channel: bool = True
+
+    @property
+    def is_all(self) -> bool:
+        return self.channel_ids is None
+
+
+# Spend ------------------------------------------------------------------------------------------------
+
+SpendSource = Literal["entered", "unit_cost", "mixed", "none"]
+
+
+@dataclass
+class Spend:
+    """A channel's spend over a period: entered months, months derived from the unit cost, gaps."""
+
+    entered: Decimal = Decimal(0)
+    derived: Decimal = Decimal(0)
+    entered_months: int = 0
+    derived_months: int = 0
+    missing_months: list[date] = field(default_factory=list)
+
+    @property
+    def amount(self) -> Decimal | None:
+        """Known spend, rounded to the fen; None when no month of the period has a figure."""
+        if not (self.entered_months or self.derived_months):
+            return None
+        return (self.entered + self.derived).quantize(Decimal("0.01"))
+
+    @property
+    def source(self) -> SpendSource:
+        if self.entered_months and self.derived_months:
+            return "mixed"
+        if self.entered_months:
+            return "entered"
+        if self.derived_months:
+            return "unit_cost"
+        return "none"
+
+    @property
+    def is_complete(self) -> bool:
+        return not self.missing_months
+
+    def add(self, other: "Spend") -> None:
+        self.entered += other.entered
+        self.derived += other.derived
+        self.entered_months += other.entered_months
+        self.derived_months += other.derived_months
+        self.missing_months = sorted({*self.missing_months, *other.missing_months})
+
+
+def channel_spend_in(
+    *, months: Sequence[date], channel_ids: Sequence[UUID] | None = None
+) -> dict[tuple[UUID, date], Decimal]:
+    """Entered spend per (channel, month) for the given months."""
+    rows = ChannelSpend.objects.filter(month__in=list(months))
+    if channel_ids is not None:
+        rows = rows.filter(channel_id__in=list(channel_ids))
+    return {(row.channel_id, row.month): row.amount for row in rows.only("channel_id", "month", "amount")}
+
+
+def _spend_for(
+    *,
+    channel: Channel,
+    period: Period,
+    entered: dict[tuple[UUID, date], Decimal],
+    new_by_month: dict[date, int],
+) -> Spend:
+    """A month's entered spend counts for the share of its days inside the period; a month without
+    one is derived from the channel's unit cost (per new contact: × the month's new contacts in the
+    period; per month: × that share of the month); otherwise it is missing."""
+    spend = Spend()
+    for month in period.months():
+        share = Decimal(period.days_in_month(month)) / Decimal(month_length(month))
+        amount = entered.get((channel.id, month))
+        if amount is not None:
+            spend.entered += amount * share
+            spend.entered_months += 1
+        elif channel.cost_unit == CostUnit.CONTACT:
+            spend.derived += channel.unit_cost * new_by_month.get(month, 0)
+            spend.derived_months += 1
+        elif channel.cost_unit == CostUnit.MONTH:
+            spend.derived += channel.unit_cost * share
+            spend.derived_months += 1
+        else:  # no cost unit, or per click (clicks are not counted here)
+            spend.missing_months.append(month)
+    return spend
+
+
+# Channel quality ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChannelQuality:
+    channel_id: UUID | None  # None: contacts without a channel; also the totals row
+    name: str
+    new_contacts: int = 0
+    customers: int = 0
+    buyers: int = 0
+    repeat_buyers: int = 0
+    orders: int = 0
+    revenue: Decimal = Decimal(0)
+    retention: dict[int, Rate] = field(default_factory=dict)
+    spend: Spend = field(default_factory=Spend)
+    cost_unit: str = ""
+    is_total: bool = False
+
+    @property
+    def conversion(self) -> Rate:
+        return Rate(self.customers, self.new_contacts)
+
+    @property
+    def repurchase(self) -> Rate:
+        return Rate(self.repeat_buyers, self.buyers)
+
+    @property
+    def aov(self) -> Decimal | None:
+        return ratio(self.revenue, self.orders)
+
+    @property
+    def ltv(self) -> Decimal | None:
+        return ratio(self.revenue, self.customers)
+
+    @property
+    def cac(self) -> Decimal | None:
+        return ratio(self.spend.amount, self.customers)
+
+    @property
+    def cost_per_contact(self) -> Decimal | None:
+        return ratio(self.spend.amount, self.new_contacts)
+
+    @property
+    def cost_per_order(self) -> Decimal | None:
+        return ratio(self.spend.amount, self.orders)
+
+    @property
+    def roi(self) -> Decimal | None:
+        """LTV / CAC: revenue to date per customer over spend per customer."""
+        ltv, cac = self.ltv, self.cac
+        return ratio(ltv, cac) if ltv is not None and cac else None
+
+
+@dataclass
+class ChannelReport:
+    period: Period
+    as_of: datetime
+    rows: list[ChannelQuality]
+    total: ChannelQuality
+    months: list[date]
+    new_by_month: dict[UUID | None, dict[date, int]]
+
+
+def _local_date(value: datetime | date) -> date:
+    if isinstance(value, datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value
+
+
+def _cohort(period: Period, choice: ChannelChoice, **extra: Any) -> QuerySet[Contact]:
+    return contacts_acquired(
+        since=period.since,
+        until=period.until,
+        channel_ids=choice.channel_ids,
+        include_no_channel=choice.include_no_channel,
+        **extra,
+    )
+
+
+def retention_window(days: int) -> tuple[timedelta, timedelta]:
+    """The N-day window: days N-29 … N after acquisition (day 0 is the first 24 hours), half-open."""
+    return (days - RETENTION_WINDOW_DAYS + 1) * DAY, (days + 1) * DAY
+
+
+def channel_quality(
+    *, actor: Actor, period: Period, choice: ChannelChoice | None = None, as_of: datetime | None = None
+) -> ChannelReport:
+    """Per acquisition channel: contacts acquired in the period and what became of them to date."""
+    actor.require(Permission.ANALYTICS_READ)
+    choice = choice or ChannelChoice()
+    moment = as_of or now()
+    cohort = _cohort(period, choice)
+
+    new_by_month: dict[UUID | None, dict[date, int]] = defaultdict(dict)
+    for row in new_contacts_by_channel_month(cohort):
+        month = _local_date(row["month"]).replace(day=1)
+        bucket = new_by_month[row["channel_id"]]
+        bucket[month] = bucket.get(month, 0) + row["contacts"]
+
+    figures: dict[str, Any] = {
+        "customers": Count("id", filter=stage_reached_q(CONVERTED_STAGE)),
+        "buyers": Count("id", filter=Q(id__in=buyer_ids())),
+        "repeat_buyers": Count("id", filter=Q(id__in=buyer_ids(min_orders=2))),
+        "orders": Coalesce(Sum(orders_of()), 0),
+        "revenue": Coalesce(Sum(revenue_of()), Decimal(0), output_field=MONEY),
+    }
+    for days in RETENTION_DAYS:
+        start, end = retention_window(days)
+        eligible = Q(created_at__lte=moment - end)
+        active = event_in_window(
+            contact_id=OuterRef("pk"), start=OuterRef("created_at") + start, end=OuterRef("created_at") + end
+        )
+        figures[f"eligible_{days}"] = Count("id", filter=eligible)
+        figures[f"active_{days}"] = Count("id", filter=eligible & Q(active))
+    grouped: dict[UUID | None, dict[str, Any]] = {
+        row["channel_id"]: dict(row) for row in cohort.values("channel_id").annotate(**figures).order_by()
+    }
+
+    channels = {c.id: c for c in report_channels()}
+    wanted: list[UUID | None] = [c for c in channels if choice.channel_ids is None or c in choice.channel_ids]
+    if choice.include_no_channel:
+        wanted.append(None)
+    entered = channel_spend_in(months=period.months(), channel_ids=[c for c in wanted if c is not None])
+
+    rows: list[ChannelQuality] = []
+    total = ChannelQuality(channel_id=None, name=_("All channels"), is_total=True)
+    for channel_id in wanted:
+        channel = channels.get(channel_id) if channel_id else None
+        counted = grouped.get(channel_id)
+        spent = any(key[0] == channel_id for key in entered)
+        if counted is None and (channel is None or not (channel.is_active or spent)):
+            continue  # no contacts without a channel, or an inactive channel with nothing in the period
+        quality = ChannelQuality(
+            channel_id=channel_id,
+            name=channel.name if channel else _("No channel"),
+            cost_unit=channel.cost_unit if channel else "",
+        )
+        if counted is not None:
+            quality.new_contacts = sum(new_by_month[channel_id].values())
+            quality.customers = counted["customers"]
+            quality.buyers = counted["buyers"]
+            quality.repeat_buyers = counted["repeat_buyers"]
+            quality.orders = int(counted["orders"])
+            quality.revenue = Decimal(counted["revenue"])
+            quality.retention = {
+                d: Rate(counted[f"active_{d}"], counted[f"eligible_{d}"]) for d in RETENTION_DAYS
+            }
+        else:
+            quality.retention = {d: Rate(0, 0) for d in RETENTION_DAYS}
+        if channel is not None:
+            quality.spend = _spend_for(
+                channel=channel, period=period, entered=entered, new_by_month=new_by_month.get(channel_id, {})
+            )
+        _add(total, quality)
+        rows.append(quality)
+    rows.sort(key=lambda q: (q.channel_id is None, -q.new_contacts, q.name))
+    return ChannelReport(
+        period=period,
+        as_of=moment,
+        rows=rows,
+        total=total,
+        months=period.months(),
+        new_by_month=dict(new_by_month),
+    )
+
+
+def _add(total: ChannelQuality, row: ChannelQuality) -> None:
+    total.new_contacts += row.new_contacts
+    total.customers += row.customers
+    total.buyers += row.buyers
+    total.repeat_buyers += row.repeat_buyers
+    total.orders += row.orders
+    total.revenue += row.revenue
+    for days, rate in row.retention.items():
+        before = total.retention.get(days, Rate(0, 0))
+        total.retention[days] = Rate(before.count + rate.count, before.base + rate.base)
+    if row.channel_id is not None:
+        total.spend.add(row.spend)
+
+
+# Cohort retention -----------------------------------------------------------------------------------
+
+Grain = Literal["week", "month"]
+GRAIN_DAYS: dict[str, int] = {"week": 7, "month": 30}
+COHORT_COLUMNS = 12
+
+
+@dataclass(frozen=True)
+class CohortRow:
+    start: date  # first day of the cohort's week (Monday) or month
+    size: int
+    cells: list[Rate]  # cells[k]: active in period k after acquisition, of those whose period k is over
+
+
+@dataclass(frozen=True)
+class CohortReport:
+    period: Period
+    grain: str
+    as_of: datetime
+    columns: int
+    rows: list[CohortRow]
+    segment: Segment | None
+
+
+def cohort_retention(
+    *,
+    actor: Actor,
+    period: Period,
+    grain: Grain = "week",
+    choice: ChannelChoice | None = None,
+    segment: Segment | None = None,
+    as_of: datetime | None = None,
+) -> CohortReport:
+    """Contacts acquired in the period, by week or month of acquisition: the share active (any event)
+    in each following week (7 days) or month (30 days), counted from each contact's own acquisition.
+
+    A cell counts only contacts whose period k has fully passed; its base is shown beside the share.
+    """
+    actor.require(Permission.ANALYTICS_READ)
+    choice = choice or ChannelChoice()
+    moment = as_of or now()
+    length = GRAIN_DAYS[grain] * DAY
+    elapsed = max(0, (moment - period.since) // length)
+    columns = max(1, min(COHORT_COLUMNS, elapsed))
+    extra = {"contact_ids": segment_member_ids(segment=segment)} if segment is not None else {}
+    cohort = _cohort(period, choice, **extra)
+    figures: dict[str, Any] = {"size": Count("id")}
+    for k in range(columns):
+        eligible = Q(created_at__lte=moment - (k + 1) * length)
+        active = event_in_window(
+            contact_id=OuterRef("pk"),
+            start=OuterRef("created_at") + k * length,
+            end=OuterRef("created_at") + (k + 1) * length,
+        )
+        figures[f"eligible_{k}"] = Count("id", filter=eligible)
+        figures[f"active_{k}"] = Count("id", filter=eligible & Q(active))
+    trunc = TruncWeek("created_at") if grain == "week" else TruncMonth("created_at")
+    grouped = cohort.annotate(cohort=trunc).values("cohort").annotate(**figures).order_by("cohort")
+    rows: dict[date, CohortRow] = {}
+    for values in grouped:
+        row: dict[str, Any] = dict(values)
+        start = _local_date(row["cohort"])
+        cells = [Rate(row[f"active_{k}"], row[f"eligible_{k}"]) for k in range(columns)]
+        if start in rows:  # the same local day from two UTC offsets (a time-zone change): merge
+            before = rows[start]
+            cells = [
+                Rate(a.count + b.count, a.base + b.base) for a, b in zip(before.cells, cells, strict=True)
+            ]
+            rows[start] = CohortRow(start=start, size=before.size + row["size"], cells=cells)
+        else:
+            rows[start] = CohortRow(start=start, size=row["size"], cells=cells)
+    return CohortReport(
+        period=period, grain=grain, as_of=moment, columns=columns, rows=list(rows.values()), segment=segment
+    )
+
+
+# Lifecycle funnel -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    stage: Stage
+    reached: int
+    from_previous: Rate  # reached this stage, of those that reached the previous one
+    from_start: Rate  # reached this stage, of every acquired contact
+    median_time: timedelta | None  # from reaching the previous stage to reaching this one
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    channel_id: UUID | None
+    name: str
+    steps: list[FunnelStep]
+    is_total: bool = False
+
+    @property
+    def size(self) -> int:
+        return self.steps[0].reached if self.steps else 0
+
+
+@dataclass(frozen=True)
+class FunnelReport:
+    period: Period
+    total: FunnelRow
+    rows: list[FunnelRow]
+
+
+def lifecycle_funnel(*, actor: Actor, period: Period, choice: ChannelChoice | None = None) -> FunnelReport:
+    """Contacts acquired in the period: how many reached each lifecycle stage, the conversion from
+    the stage before and from the start, and the median time from one stage to the next, by channel."""
+    actor.require(Permission.ANALYTICS_READ)
+    choice = choice or ChannelChoice()
+    cohort = _cohort(period, choice)
+    counts = {stage.value: Count("id", filter=stage_reached_q(stage)) for stage in STAGE_ORDER}
+    grouped: dict[UUID | None, dict[str, Any]] = {
+        row["channel_id"]: dict(row) for row in cohort.values("channel_id").annotate(**counts).order_by()
+    }
+
+    medians: dict[str, dict[Any, timedelta]] = {}
+    for previous, stage in itertools.pairwise(STAGE_ORDER):
+        reached_previous = (
+            Coalesce(stage_reached_at(previous), F("created_at"))
+            if previous == STAGE_ORDER[0]
+            else stage_reached_at(previous)
+        )
+        durations = cohort.annotate(
+            reached_previous=reached_previous, reached_this=stage_reached_at(stage)
+        ).annotate(
+            took=ExpressionWrapper(F("reached_this") - F("reached_previous"), output_field=DurationField())
+        )
+        by_channel = medians_by(durations, value="took", group="channel_id")
+        by_channel[ALL] = medians_by(durations, value="took").get(ALL)
+        medians[stage.value] = by_channel
+
+    channels = {c.id: c for c in report_channels()}
+    rows = [
+        _funnel_row(channel_id, channels[channel_id].name if channel_id else _("No channel"), row, medians)
+        for channel_id, row in grouped.items()
+        if channel_id is None or channel_id in channels
+    ]
+    rows.sort(key=lambda r: (r.channel_id is None, -r.size, r.name))
+    totals = {stage.value: sum(row[stage.value] for row in grouped.values()) for stage in STAGE_ORDER}
+    total = _funnel_row(ALL, _("All channels"), totals, medians, is_total=True)
+    return FunnelReport(period=period, total=total, rows=rows)
+
+
+def _funnel_row(
+    key: Any,
+    name: str,
+    counts: dict[str, Any],
+    medians: dict[str, dict[Any, timedelta]],
+    *,
+    is_total: bool = False,
+) -> FunnelRow:
+    steps: list[FunnelStep] = []
+    start = int(counts[STAGE_ORDER[0].value])
+    previous = start
+    for stage in STAGE_ORDER:
+        reached = int(counts[stage.value])
+        steps.append(
+            FunnelStep(
+                stage=stage,
+                reached=reached,
+                from_previous=Rate(reached, previous),
+                from_start=Rate(reached, start),
+                median_time=medians.get(stage.value, {}).get(key),
+            )
+        )
+        previous = reached
+    return FunnelRow(channel_id=None if key == ALL else key, name=name, steps=steps, is_total=is_total)
+
+
+# Segments ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentDayFigures:
+    day: date
+    size: int
+    entered: int
+    exited: int
+
+
+@dataclass(frozen=True)
+class SegmentReport:
+    segment: Segment
+    period: Period
+    days: list[SegmentDayFigures]
+    size_now: int
+
+    @property
+    def entered(self) -> int:
+        return sum(d.entered for d in self.days)
+
+    @property
+    def exited(self) -> int:
+        return sum(d.exited for d in self.days)
+
+
+def segment_sizes(*, actor: Actor, segment: Segment, period: Period) -> SegmentReport:
+    """The segment's size at the end of each day of the period, with the day's entries and exits.
+
+    A day with an engine row (SegmentDay) shows it; a day without one takes its entries and exits
+    from the membership history and its size from the day before (the live size for today).
+    """
+    actor.require(Permission.ANALYTICS_READ)
+    stored = {row.day: row for row in segment_days(segment=segment, start=period.start, end=period.end)}
+    changes = {
+        _local_date(row["day"]): row
+        for row in segment_changes_by_day(segment=segment, since=period.since, until=period.until)
+    }
+    size_now = segment_size(segment=segment)
+    before = segment_day_before(segment=segment, day=period.start)
+    if before is not None:
+        size = before.size
+    else:  # rebuild the size the day before from today's members and the history since
+        size = size_now - segment_net_change(segment=segment, since=period.since)
+    today = timezone.localdate()
+    days: list[SegmentDayFigures] = []
+    day = period.start
+    while day <= period.end:
+        row = stored.get(day)
+        if row is not None:
+            size = row.size
+            days.append(SegmentDayFigures(day=day, size=row.size, entered=row.entered, exited=row.exited))
+        else:
+            change = changes.get(day, {"entered": 0, "exited": 0})
+            size = size_now if day == today else max(0, size + change["entered"] - change["exited"])
+            days.append(
+                SegmentDayFigures(day=day, size=size, entered=change["entered"], exited=change["exited"])
+            )
+        if day >= today:
+            break
+        day += DAY
+    return SegmentReport(segment=segment, period=period, days=days, size_now=size_now)
+
+
+@dataclass(frozen=True)
+class Overlap:
+    first: Segment
+    second: Segment
+    first_size: int
+    second_size: int
+    both: int
+
+    @property
+    def either(self) -> int:
+        return self.first_size + self.second_size - self.both
+
+    @property
+    def only_first(self) -> int:
+        return self.first_size - self.both
+
+    @property
+    def only_second(self) -> int:
+        return self.second_size - self.both
+
+    @property
+    def jaccard(self) -> Rate:
+        return Rate(self.both, self.either)
+
+    @property
+    def share_of_first(self) -> Rate:
+        return Rate(self.both, self.first_size)
+
+    @property
+    def share_of_second(self) -> Rate:
+        return Rate(self.both, self.second_size)
+
+
+def segments_overlap(*, actor: Actor, first: Segment, second: Segment) -> Overlap:
+    actor.require(Permission.ANALYTICS_READ)
+    sizes = segment_overlap(first=first, second=second)
+    return Overlap(
+        first=first, second=second, first_size=sizes["first"], second_size=sizes["second"], both=sizes["both"]
+    )
+
+
+# Content joined to orders --------------------------------------------------------------------------
+
+
+ATTRIBUTION_WINDOWS = (7, 30, 90)  # days after the first view; None: any time later
+
+
+@dataclass(frozen=True)
+class ContentOutcome:
+    content: Content
+    viewers: int
+    buyers: int
+    orders: int
+    revenue: Decimal
+
+    @property
+    def buyer_rate(self) -> Rate:
+        return Rate(self.buyers, self.viewers)
+
+    @property
+    def revenue_per_viewer(self) -> Decimal | None:
+        return ratio(self.revenue, self.viewers)
+
+
+def content_to_orders(
+    *, actor: Actor, period: Period, window_days: int | None = None, published_only: bool = False
+) -> list[ContentOutcome]:
+    """Every piece of content with the contacts who first read it in the period and, of them, those who
+    ordered after their first view (within `window_days` when given); most buyers first."""
+    actor.require(Permission.ANALYTICS_READ)
+    window = timedelta(days=window_days) if window_days else None
+    figures = {
+        row["content_id"]: row
+        for row in content_outcomes(since=period.since, until=period.until, window=window)
+    }
+    outcomes = []
+    for content in content_for_reports(published_only=published_only):
+        row = figures.get(content.id)
+        outcomes.append(
+            ContentOutcome(
+                content=content,
+                viewers=int(row["viewers"]) if row else 0,
+                buyers=int(row["buyers"]) if row else 0,
+                orders=int(row["orders"]) if row else 0,
+                revenue=Decimal(row["revenue"]) if row else Decimal(0),
+            )
+        )
+    outcomes.sort(key=lambda o: (-o.buyers, -o.viewers, o.content.title))
+    return outcomes
+
+
+# Spend entry page ------------------------------------------------------------------------------------
+
+
+def channel_spend_list(*, actor: Actor, since: date | None = None) -> QuerySet[ChannelSpend]:
+    actor.require(Permission.ANALYTICS_READ)
+    rows = ChannelSpend.objects.select_related("channel", "updated_by")
+    if since is not None:
+        rows = rows.filter(month__gte=since)
+    return rows.order_by("-month", "channel__name", "id")
+
+
+def channel_spend_get(*, actor: Actor, spend_id: object) -> ChannelSpend:
+    actor.require(Permission.ANALYTICS_READ)
+    try:
+        key = UUID(str(spend_id))
+    except ValueError:
+        key = None
+    spend = ChannelSpend.objects.select_related("channel").filter(id=key).first() if key else None
+    if spend is None:
+        raise NotFound(_("This spend entry does not exist or was deleted."))
+    return spend

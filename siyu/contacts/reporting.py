@@ -1,0 +1,89 @@
+"""Reads of contacts for reports: who was acquired when and through which channel, and which
+lifecycle stages they reached and when.
+
+Everything returns a queryset or an expression for the database to aggregate (GROUP BY, conditional
+counts, semi-joins); nothing here walks contacts in Python. Callers (the analytics domain) compose
+these with their own grouping. All reads are scoped to the active workspace by the tenant managers.
+
+Definitions (docs/analytics.md):
+- A contact is *acquired* when it was created (`Contact.created_at`), through its `channel`.
+- A contact has *reached* a stage when its current stage is that stage or a later one, or its stage
+  history records a move to that stage or a later one (a stage moved back by hand stays reached).
+- It reached a stage *at* the earliest recorded move to that stage or a later one; every contact's
+  history starts with the move to its first stage at creation.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from django.db.models import Count, DateTimeField, Expression, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncMonth
+
+from siyu.contacts.models import STAGE_ORDER, Channel, Contact, Stage, StageChange
+
+CONVERTED_STAGE = Stage.CUSTOMER
+
+
+def stages_from(stage: Stage) -> list[str]:
+    """The stage and every later one, as stored values."""
+    return [s.value for s in STAGE_ORDER[STAGE_ORDER.index(stage) :]]
+
+
+def report_channels() -> QuerySet[Channel]:
+    """Every channel of the workspace (inactive ones too: their contacts still count), by name."""
+    return Channel.objects.order_by("name", "id")
+
+
+def contacts_acquired(
+    *,
+    since: datetime,
+    until: datetime,
+    channel_ids: Sequence[UUID] | None = None,
+    include_no_channel: bool = False,
+    contact_ids: QuerySet[Any, Any] | None = None,
+) -> QuerySet[Contact]:
+    """Contacts created in `[since, until)`.
+
+    `channel_ids` keeps those channels only (None: every channel); `include_no_channel` adds the
+    contacts without a channel to a channel selection. `contact_ids` (a values queryset of ids, e.g. a
+    segment's members) narrows further, as a semi-join in the database.
+    """
+    rows = Contact.objects.filter(created_at__gte=since, created_at__lt=until)
+    if channel_ids is not None:
+        wanted = Q(channel_id__in=list(channel_ids))
+        if include_no_channel:
+            wanted |= Q(channel__isnull=True)
+        rows = rows.filter(wanted)
+    if contact_ids is not None:
+        rows = rows.filter(id__in=contact_ids)
+    return rows.order_by()
+
+
+def stage_reached_q(stage: Stage) -> Q:
+    """Contacts that have reached `stage` (see the module's definition), for filters and counts.
+
+    The history part is an uncorrelated `id IN (…)`, which PostgreSQL hashes once per query.
+    """
+    later = stages_from(stage)
+    if len(later) == len(STAGE_ORDER):
+        return Q(pk__isnull=False)  # every contact is at least a visitor
+    history = StageChange.objects.filter(to_stage__in=later).order_by().values("contact_id")
+    return Q(stage__in=later) | Q(id__in=history)
+
+
+def stage_reached_at(stage: Stage, *, contact: Expression | OuterRef | None = None) -> Subquery:
+    """When the contact (the outer row by default) first moved to `stage` or a later one, else NULL."""
+    moves = StageChange.objects.filter(contact_id=contact or OuterRef("pk"), to_stage__in=stages_from(stage))
+    return Subquery(moves.order_by("changed_at").values("changed_at")[:1], output_field=DateTimeField())
+
+
+def new_contacts_by_channel_month(contacts: QuerySet[Contact]) -> QuerySet[Any, Any]:
+    """(channel_id, month, contacts) rows for a set of contacts; months in the current time zone."""
+    return (
+        contacts.annotate(month=TruncMonth("created_at"))
+        .values("channel_id", "month")
+        .annotate(contacts=Count("id"))
+        .order_by("channel_id", "month")
+    )

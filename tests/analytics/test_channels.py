@@ -1,0 +1,112 @@
+"""Channel quality: exact figures on hand-built contacts, events, orders and spend."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from siyu.analytics.models import ChannelSpend
+from siyu.analytics.periods import period_last
+from siyu.analytics.selectors import ChannelChoice, channel_quality
+from siyu.contacts.models import CostUnit, Stage
+from siyu.core.tenancy import workspace_scope
+from siyu.tracking.models import Source
+from tests.analytics import rows
+from tests.analytics.rows import NOW, days_ago
+
+PERIOD = period_last(180, on=date(2026, 6, 30))  # 2 January – 30 June 2026
+
+
+@pytest.fixture
+def site(workspace) -> Source:
+    return rows.source()
+
+
+@pytest.fixture
+def world(workspace, other_workspace, site):
+    ad = rows.channel("公众号", cost_unit=CostUnit.CONTACT, unit_cost=Decimal("10"))
+    moments = rows.channel("朋友圈广告", cost_unit=CostUnit.MONTH, unit_cost=Decimal("3000"))
+    store = rows.channel("门店")
+    a1 = rows.contact(created_at=days_ago(100), channel=ad, history=[(Stage.CUSTOMER, days_ago(95))])
+    rows.event(a1, days_ago(90), via=site)  # day 10: the 30-day window
+    rows.event(a1, days_ago(55), via=site)  # day 45: the 60-day window
+    rows.purchase(a1, days_ago(95), "100.00")
+    rows.purchase(a1, days_ago(50), "300.00")
+    a2 = rows.contact(created_at=days_ago(95), channel=ad)
+    rows.event(a2, days_ago(94.5), via=site)  # day 0: the acquisition day counts for no window
+    rows.event(a2, days_ago(25), via=site)  # day 70: the 90-day window
+    a3 = rows.contact(created_at=days_ago(20), channel=ad, history=[(Stage.CUSTOMER, days_ago(19))])
+    rows.event(a3, days_ago(10), via=site)  # too recent for any window
+    rows.purchase(a3, days_ago(19), "50.00")
+    b1 = rows.contact(created_at=days_ago(40), channel=store, history=[(Stage.MEMBER, days_ago(39))])
+    rows.event(b1, days_ago(9), via=site)  # day 31: the 60-day window, which has not passed for b1
+    rows.contact(created_at=days_ago(200), channel=None)  # before the period
+    rows.contact(created_at=days_ago(10), channel=None)
+    ChannelSpend.objects.create(channel=ad, month=date(2026, 6, 1), amount=Decimal("3000"))
+    with workspace_scope(other_workspace.id):  # never counted
+        other_channel = rows.channel("公众号")
+        stranger = rows.contact(created_at=days_ago(100), channel=other_channel, stage=Stage.CUSTOMER)
+        other_site = rows.source()
+        rows.event(stranger, days_ago(90), via=other_site)
+        rows.purchase(stranger, days_ago(90), "999.00")
+    return {"ad": ad, "moments": moments, "store": store}
+
+
+def test_channel_quality_figures(world, admin_actor):
+    report = channel_quality(actor=admin_actor, period=PERIOD, as_of=NOW)
+    by_name = {row.name: row for row in report.rows}
+    assert [row.name for row in report.rows] == ["公众号", "门店", "朋友圈广告", "无渠道"]
+
+    ad = by_name["公众号"]
+    assert (ad.new_contacts, ad.customers, ad.buyers, ad.repeat_buyers, ad.orders) == (3, 2, 2, 1, 3)
+    assert ad.revenue == Decimal("450.00")
+    assert ad.conversion.percent == 66.7
+    assert ad.repurchase.percent == 50.0
+    assert {d: (r.count, r.base) for d, r in ad.retention.items()} == {30: (1, 2), 60: (1, 2), 90: (1, 2)}
+    assert ad.aov == Decimal("150.00")
+    assert ad.ltv == Decimal("225.00")
+    # June entered (3000, the whole month in the period); March derived: 2 new contacts × ¥10.
+    assert (ad.spend.amount, ad.spend.source, ad.spend.entered_months, ad.spend.derived_months) == (
+        Decimal("3020.00"),
+        "mixed",
+        1,
+        5,
+    )
+    assert ad.cac == Decimal("1510.00")
+    assert ad.cost_per_contact == Decimal("1006.67")
+    assert ad.cost_per_order == Decimal("1006.67")
+    assert ad.roi == Decimal("0.15")
+
+    moments = by_name["朋友圈广告"]
+    assert moments.new_contacts == 0
+    # ¥3000 a month: 30 of January's 31 days, then February to June whole.
+    assert moments.spend.amount == Decimal("17903.23")
+    assert moments.spend.source == "unit_cost"
+    assert moments.cac is None
+    assert moments.roi is None
+
+    store = by_name["门店"]
+    assert (store.new_contacts, store.customers) == (1, 1)
+    assert {d: (r.count, r.base) for d, r in store.retention.items()} == {30: (0, 1), 60: (0, 0), 90: (0, 0)}
+    assert store.retention[60].percent is None
+    assert store.spend.amount is None
+    assert store.spend.source == "none"
+    assert len(store.spend.missing_months) == 6
+    assert store.cac is None
+
+    none = by_name["无渠道"]
+    assert (none.channel_id, none.new_contacts, none.customers) == (None, 1, 0)
+
+    total = report.total
+    assert (total.new_contacts, total.customers, total.buyers, total.orders) == (5, 3, 2, 3)
+    assert total.revenue == Decimal("450.00")
+    assert {d: (r.count, r.base) for d, r in total.retention.items()} == {30: (1, 3), 60: (1, 2), 90: (1, 2)}
+    assert total.spend.amount == Decimal("20923.23")
+    assert not total.spend.is_complete
+
+
+def test_side_by_side_choice_keeps_the_chosen_channels(world, admin_actor):
+    choice = ChannelChoice(channel_ids=(world["ad"].id, world["store"].id), include_no_channel=False)
+    report = channel_quality(actor=admin_actor, period=PERIOD, choice=choice, as_of=NOW)
+    assert [(row.name, row.new_contacts) for row in report.rows] == [("公众号", 3), ("门店", 1)]
+    assert report.total.new_contacts == 4
