@@ -65,7 +65,7 @@ def _item_value(value: Any) -> Any:
 def order_items(properties: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The order's products (Segment's `products`, or `items`), trimmed: at most MAX_ITEMS items of
     MAX_ITEM_FIELDS scalar fields each, texts cut to MAX_ITEM_TEXT characters."""
-    raw = next((properties[k] for k in ITEM_LIST_KEYS if isinstance(properties.get(k), list)), [])
+    raw: list[Any] = next((properties[k] for k in ITEM_LIST_KEYS if isinstance(properties.get(k), list)), [])
     items: list[dict[str, Any]] = []
     for entry in raw[:MAX_ITEMS]:
         if isinstance(entry, dict):
