@@ -1,20 +1,31 @@
-"""The demo's tracking side: sources, a content library with share links, and a month of visits.
+"""The demo's tracking side: sources, a content library with share links, a month of visits, and the
+shop's order history of the past months.
 
 Visits are Segment messages sent through `events_accept` — the path every real event takes — and
 processed by the real processor, so identity resolution, counters, stages, content reading and the
 radar all show real results. Message ids come from the seed: a second run stores nothing twice.
+
+The order history is a CSV export from the shop imported through the order import, as a user would:
+customers buying again every few weeks (repurchase and retention need months, not a month), the
+orders the website also tracked (recorded once: they come out as duplicates), and two rows the import
+refuses (a refund, a cut-off phone number).
 """
 
+import csv
 import io
 import random
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from PIL import Image, ImageDraw
 
-from siyu.contacts.models import Contact
+from siyu.contacts.models import Contact, Stage
 from siyu.contacts.selectors import channel_list
 from siyu.contacts.services import channel_update
 from siyu.core.time import now
@@ -34,6 +45,8 @@ from siyu.tracking.models import (
     InboundBatch,
     IngestWarning,
     Notification,
+    OrderImportJob,
+    Purchase,
     ShareLink,
     Source,
     SourceKind,
@@ -41,6 +54,11 @@ from siyu.tracking.models import (
 from siyu.tracking.selectors.content import content_list
 from siyu.tracking.selectors.sources import source_list
 from siyu.tracking.services.content import content_category_create, content_create, share_link_get_or_create
+from siyu.tracking.services.orders import (
+    order_import_job_confirm,
+    order_import_job_create,
+    order_import_job_run,
+)
 from siyu.tracking.services.processing import inbound_process
 from siyu.tracking.services.sources import source_create
 
@@ -72,6 +90,29 @@ PAGES = (("/", "首页"), ("/pricing", "会员价格"), ("/product/cream", "修�
 VISITED_CONTACTS = 300
 ANONYMOUS_VISITORS = 150
 LIVE_READERS_PER_REP = 4
+# The shop's order history: customers and members with orders over the past months.
+HISTORY_CUSTOMERS = 500
+HISTORY_DAYS = 330
+HISTORY_FILE = "历史订单导出.csv"
+TRACKED_IN_EXPORT = 30  # orders the website tracked that the export holds too
+# (name, price) of what the shop sells
+PRODUCTS = (
+    ("玻尿酸修护面霜 50g", 199),
+    ("氨基酸洁面乳 120ml", 89),
+    ("烟酰胺精华 30ml", 288),
+    ("修护面膜 5片", 129),
+    ("清透防晒乳 50ml", 159),
+)
+# How many orders a customer of the history placed, with weights: most buy again.
+HISTORY_ORDERS = ((1, 40), (2, 25), (3, 15), (4, 10), (5, 6), (6, 4))
+
+
+@dataclass(frozen=True)
+class TrackedOrder:
+    order_no: str
+    phone: str
+    placed_at: datetime
+    total: int
 
 
 @dataclass
@@ -89,11 +130,20 @@ def demo_tracking_load(*, actor: Actor, members: dict[str, Member], rng: random.
     _channel_rules(actor=actor)
     website, h5 = _sources(actor=actor)
     library = _library(actor=actor, members=members)
-    batches = _visits(rng=rng, library=library, members=members)
+    tracked: list[TrackedOrder] = []
+    batches = _visits(rng=rng, library=library, members=members, tracked=tracked)
     for source, messages, received_at in (
         (website if i % 2 else h5, m, at) for i, (m, at) in enumerate(batches)
     ):
         events_accept(source=source, messages=messages, received=Received(at=received_at))
+    processed = _process()
+    # After the visits, so the orders the website tracked are recorded and the export's copies of
+    # them are duplicates.
+    _order_history(actor=actor, rng=rng, tracked=tracked)
+    return processed + _process()
+
+
+def _process() -> int:
     processed = 0
     while (done := inbound_process(max_events=2000)).batches:
         processed += done.events
@@ -103,14 +153,19 @@ def demo_tracking_load(*, actor: Actor, members: dict[str, Member], rng: random.
 def _tracking_wipe() -> None:
     for model in (
         Event,
+        Purchase,
         ContactActivity,
         ContentViewer,
         Notification,
         EventMinute,
         InboundBatch,
         IngestWarning,
+        OrderImportJob,
     ):
         model.objects.all().delete()
+    workspace_id = Source.objects.values_list("workspace_id", flat=True).first()
+    if workspace_id is not None:  # the earlier runs' order import reports
+        shutil.rmtree(Path(settings.MEDIA_ROOT) / "order-imports" / str(workspace_id), ignore_errors=True)
 
 
 def _channel_rules(*, actor: Actor) -> None:
@@ -264,7 +319,7 @@ def _reading(
 
 
 def _visits(
-    *, rng: random.Random, library: _Library, members: dict[str, Member]
+    *, rng: random.Random, library: _Library, members: dict[str, Member], tracked: list[TrackedOrder]
 ) -> list[tuple[list[dict[str, Any]], datetime]]:
     """Batches of messages with the moment each would have been received."""
     moment = now()
@@ -332,6 +387,16 @@ def _visits(
                     )
                 )
         messages = [m for m in messages if m["originalTimestamp"] < moment.isoformat()]
+        tracked += [
+            TrackedOrder(
+                order_no=m["properties"]["order_id"],
+                phone=phone,
+                placed_at=datetime.fromisoformat(m["originalTimestamp"]),
+                total=m["properties"]["total"],
+            )
+            for m in messages
+            if m.get("event") == "Order Completed"
+        ]
         batches.append((messages, min(moment, start + timedelta(minutes=1))))
     for number in range(ANONYMOUS_VISITORS):
         at = moment - timedelta(minutes=rng.uniform(1, 60 * 24 * 7))
@@ -386,3 +451,73 @@ def _live_readers(
                 ([identify, *[m for m in reading if m["originalTimestamp"] < moment.isoformat()]], at)
             )
     return batches
+
+
+def _order_items(rng: random.Random) -> tuple[str, int]:
+    """What one order holds ("name×quantity; …" as shop exports write it) and what it cost."""
+    lines, total = [], 0
+    for name, price in rng.sample(PRODUCTS, rng.choice((1, 1, 1, 2, 2, 3))):
+        quantity = rng.choice((1, 1, 1, 2))
+        lines.append(f"{name}×{quantity}")
+        total += price * quantity
+    return "; ".join(lines), total
+
+
+def _history_rows(*, rng: random.Random, tracked: list[TrackedOrder]) -> list[list[str]]:
+    """The export's rows: order no., phone, name, time, amount, items, channel; oldest first."""
+    moment = now()
+    start = moment - timedelta(days=HISTORY_DAYS)
+    customers = list(
+        Contact.objects.filter(
+            stage__in=[Stage.CUSTOMER, Stage.MEMBER], created_at__lt=moment - timedelta(days=20)
+        )
+        .exclude(phone="")
+        .order_by("id")
+        .values_list("phone", "name", "channel__name", "created_at")
+    )
+    rows: list[tuple[datetime, list[str]]] = []
+    for phone, name, channel, created_at in rng.sample(customers, min(HISTORY_CUSTOMERS, len(customers))):
+        count: int = rng.choices([n for n, _w in HISTORY_ORDERS], weights=[w for _n, w in HISTORY_ORDERS])[0]
+        placed = max(start, created_at) + timedelta(days=rng.uniform(0, 60), minutes=rng.randint(0, 600))
+        for _ in range(count):
+            if placed > moment - timedelta(days=1):
+                break
+            items, total = _order_items(rng)
+            if rng.random() < 0.2:
+                total = round(total * 0.9)  # a member discount
+            local = timezone.localtime(placed)
+            order_no = f"HY{local:%Y%m%d}{rng.randrange(10**6):06d}"
+            rows.append(
+                (
+                    placed,
+                    [order_no, phone[3:], name, f"{local:%Y-%m-%d %H:%M}", f"{total}.00", items, channel],
+                )
+            )
+            placed += timedelta(days=rng.randint(14, 80), minutes=rng.randint(-300, 300))
+    for order in rng.sample(tracked, min(TRACKED_IN_EXPORT, len(tracked))):
+        local = timezone.localtime(order.placed_at)
+        rows.append(
+            (
+                order.placed_at,
+                [order.order_no, order.phone[3:], "", f"{local:%Y-%m-%d %H:%M}", f"{order.total}.00", "", ""],
+            )
+        )
+    if rows:
+        first_at, first = rows[0]
+        refund = [f"{first[0]}-R", *first[1:4], f"-{first[4]}", *first[5:]]
+        cut_off = [f"{first[0]}-X", first[1][:7], *first[2:]]
+        rows += [(first_at, refund), (first_at, cut_off)]
+    rows.sort(key=lambda row: row[0])
+    return [row for _placed, row in rows]
+
+
+def _order_history(*, actor: Actor, rng: random.Random, tracked: list[TrackedOrder]) -> OrderImportJob:
+    """Import the shop's export of past orders through the order import, as a user would."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["订单号", "手机号", "客户姓名", "下单时间", "实付金额", "商品", "渠道"])
+    writer.writerows(_history_rows(rng=rng, tracked=tracked))
+    data = io.BytesIO(("\ufeff" + buffer.getvalue()).encode("utf-8"))
+    job = order_import_job_create(actor=actor, upload=data, file_name=HISTORY_FILE, language="zh-hans")
+    order_import_job_confirm(actor=actor, job=job)
+    return order_import_job_run(actor=actor, job=job)

@@ -33,12 +33,28 @@ from siyu.tracking.models import (
     InboundBatch,
     IngestWarning,
     Notification,
+    OrderImportJob,
+    Purchase,
     Source,
+    SourceKind,
 )
+from siyu.tracking.selectors.purchases import purchase_counts_by_contact
 from siyu.web.demo import DEMO_PASSWORD, DEMO_SLUG
-from siyu.web.demo_tracking import ANONYMOUS_VISITORS, LIVE_READERS_PER_REP, VISITED_CONTACTS
+from siyu.web.demo_tracking import (
+    ANONYMOUS_VISITORS,
+    HISTORY_DAYS,
+    HISTORY_FILE,
+    LIVE_READERS_PER_REP,
+    TRACKED_IN_EXPORT,
+    VISITED_CONTACTS,
+)
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _media(settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
 
 
 def _census(workspace: Workspace) -> dict[str, Any]:
@@ -58,6 +74,7 @@ def _census(workspace: Workspace) -> dict[str, Any]:
             "stage_changes": StageChange.objects.count(),
             "timeline": TimelineEntry.objects.count(),
             "follow_ups": FollowUp.objects.count(),
+            "purchases": sorted(Purchase.objects.values_list("order_no", "amount", "origin")),
             "phones": sorted(Contact.objects.values_list("phone", flat=True)),
             "names": sorted(Contact.objects.values_list("name", flat=True)),
         }
@@ -185,7 +202,8 @@ def _assert_believable(workspace: Workspace) -> None:
         readers = ContactActivity.objects.filter(content_views__gt=0)
         assert readers.count() > VISITED_CONTACTS  # the visited customers and the live readers
         assert ContactActivity.objects.filter(orders__gt=0).count() > 50
-        assert {s.name for s in Source.objects.all()} == {"官网", "公众号 H5"}
+        assert {s.name for s in Source.objects.exclude(kind=SourceKind.IMPORT)} == {"官网", "公众号 H5"}
+        assert Source.objects.filter(kind=SourceKind.IMPORT).count() == 1  # made by the order import
         assert ContentViewer.objects.filter(sharer__isnull=False).count() > 100
         joined = TimelineEntry.objects.filter(kind=TimelineKind.IDENTITY_ADDED, data__type="anonymous_id")
         assert joined.count() >= VISITED_CONTACTS  # each visited customer's anonymous history, identified
@@ -198,3 +216,32 @@ def _assert_believable(workspace: Workspace) -> None:
                 )
             )
             assert owners == {members[username].id}
+
+        # Orders: the website's tracked orders and months of the shop's history, each recorded once.
+        job = OrderImportJob.objects.get()
+        assert (
+            job.file_name,
+            job.status,
+            job.duplicate_count,
+            job.failed_count,
+            job.contacts_created_count,
+        ) == (
+            HISTORY_FILE,
+            "done",
+            TRACKED_IN_EXPORT,
+            2,
+            0,
+        )
+        assert job.accepted_count > 800
+        purchases = Purchase.objects.all()
+        assert purchases.filter(origin="import").count() == job.accepted_count
+        assert 50 < purchases.filter(origin="event").count() < 300
+        assert purchases.filter(placed_at__lt=moment - timedelta(days=90)).count() > 300
+        assert purchases.filter(placed_at__lt=moment - timedelta(days=HISTORY_DAYS + 1)).count() == 0
+        per_contact = purchase_counts_by_contact(contact_ids=purchases.values_list("contact_id", flat=True))
+        assert sum(1 for orders, _revenue in per_contact.values() if orders >= 2) > 200  # repurchase
+        counters = {
+            a.contact_id: (a.orders, a.revenue)
+            for a in ContactActivity.objects.filter(contact_id__in=per_contact)
+        }
+        assert counters == per_contact  # each order counted once, tracked or imported
