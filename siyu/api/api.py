@@ -15,6 +15,7 @@ from siyu.contacts.api import (
     tag_groups_router,
     tags_router,
 )
+from siyu.segments.api import rfm_router, segments_router
 from siyu.tenancy.api import API_AUTH, members_router, teams_router
 
 DESCRIPTION = """\
@@ -99,3 +100,5 @@ api.add_router("/custom-fields", custom_fields_router)
 api.add_router("/channels", channels_router)
 api.add_router("/members", members_router)
 api.add_router("/teams", teams_router)
+api.add_router("/segments", segments_router)
+api.add_router("/rfm", rfm_router)
