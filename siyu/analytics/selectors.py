@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.analytics.models import ChannelSpend
-from siyu.analytics.periods import Period, month_length
+from siyu.analytics.periods import Period, month_after, month_length
 from siyu.analytics.stats import ALL, Rate, medians_by, ratio
 from siyu.contacts.models import STAGE_ORDER, Channel, Contact, CostUnit, Stage
 from siyu.contacts.reporting import (
@@ -536,7 +536,9 @@ class SegmentReport:
         return sum(d.exited for d in self.days)
 
 
-def segment_sizes(*, actor: Actor, segment: Segment, period: Period) -> SegmentReport:
+def segment_sizes(
+    *, actor: Actor, segment: Segment, period: Period, as_of: datetime | None = None
+) -> SegmentReport:
     """The segment's size at the end of each day of the period, with the day's entries and exits.
 
     A day with an engine row (SegmentDay) shows it; a day without one takes its entries and exits
@@ -554,7 +556,7 @@ def segment_sizes(*, actor: Actor, segment: Segment, period: Period) -> SegmentR
         size = before.size
     else:  # rebuild the size the day before from today's members and the history since
         size = size_now - segment_net_change(segment=segment, since=period.since)
-    today = timezone.localdate()
+    today = timezone.localdate(as_of or now())
     days: list[SegmentDayFigures] = []
     day = period.start
     while day <= period.end:
@@ -686,3 +688,63 @@ def channel_spend_get(*, actor: Actor, spend_id: object) -> ChannelSpend:
     if spend is None:
         raise NotFound(_("This spend entry does not exist or was deleted."))
     return spend
+
+
+@dataclass(frozen=True)
+class SpendCell:
+    """One channel's spend in one month: what was entered, else what the unit cost gives."""
+
+    channel: Channel
+    month: date
+    entry: ChannelSpend | None
+    derived: Decimal | None  # from the unit cost, when nothing is entered
+
+    @property
+    def amount(self) -> Decimal | None:
+        return self.entry.amount if self.entry is not None else self.derived
+
+
+@dataclass(frozen=True)
+class SpendMonth:
+    month: date
+    cells: list[SpendCell]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((cell.amount or Decimal(0) for cell in self.cells), Decimal(0))
+
+
+def spend_overview(*, actor: Actor, months: Sequence[date]) -> tuple[list[Channel], list[SpendMonth]]:
+    """Channels (active ones and any with an entry) and, per month, each one's entered or derived spend.
+
+    A derived month counts the whole month (per month) or its new contacts so far (per new contact).
+    """
+    actor.require(Permission.ANALYTICS_READ)
+    months = sorted({m.replace(day=1) for m in months}, reverse=True)
+    if not months:
+        return [], []
+    span = Period(start=months[-1], end=month_after(months[0]) - DAY)
+    entries = {(row.channel_id, row.month): row for row in channel_spend_list(actor=actor, since=span.start)}
+    new_by_month: dict[UUID | None, dict[date, int]] = defaultdict(dict)
+    for row in new_contacts_by_channel_month(_cohort(span, ChannelChoice(include_no_channel=False))):
+        month = _local_date(row["month"]).replace(day=1)
+        new_by_month[row["channel_id"]][month] = (
+            new_by_month[row["channel_id"]].get(month, 0) + row["contacts"]
+        )
+    with_entries = {channel_id for channel_id, _month in entries}
+    channels = [c for c in report_channels() if c.is_active or c.id in with_entries]
+    rows = []
+    for month in months:
+        whole = Period(start=month, end=month_after(month) - DAY)
+        cells = []
+        for channel in channels:
+            entry = entries.get((channel.id, month))
+            derived = None
+            if entry is None:
+                spend = _spend_for(
+                    channel=channel, period=whole, entered={}, new_by_month=new_by_month.get(channel.id, {})
+                )
+                derived = spend.amount
+            cells.append(SpendCell(channel=channel, month=month, entry=entry, derived=derived))
+        rows.append(SpendMonth(month=month, cells=cells))
+    return channels, rows

@@ -5,6 +5,7 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from siyu.contacts.models import Channel, Contact, Stage, StageChange
 from siyu.segments.models import MembershipChange, MembershipChangeKind, Segment, SegmentDay, SegmentMember
@@ -14,7 +15,13 @@ from tests.factories import ChannelFactory, ContactFactory
 # Every test measures from this moment (passed as `as_of`) so figures do not depend on the clock.
 NOW = datetime(2026, 6, 30, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai, 30 June 2026
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 _numbers = itertools.count(1)
+
+
+def local_day(day: int, hour: int = 10, *, month: int = 6) -> datetime:
+    """A moment of a day of June 2026 (by default), in Asia/Shanghai."""
+    return datetime(2026, month, day, hour, tzinfo=SHANGHAI)
 
 
 def days_ago(days: float, *, base: datetime = NOW) -> datetime:

@@ -1,55 +1,13 @@
-"""Channel quality: exact figures on hand-built contacts, events, orders and spend."""
+"""Channel quality: exact figures on hand-built contacts, events, orders and spend (conftest.world)."""
 
 from datetime import date
 from decimal import Decimal
 
-import pytest
-
-from siyu.analytics.models import ChannelSpend
 from siyu.analytics.periods import period_last
 from siyu.analytics.selectors import ChannelChoice, channel_quality
-from siyu.contacts.models import CostUnit, Stage
-from siyu.core.tenancy import workspace_scope
-from siyu.tracking.models import Source
-from tests.analytics import rows
-from tests.analytics.rows import NOW, days_ago
+from tests.analytics.rows import NOW
 
 PERIOD = period_last(180, on=date(2026, 6, 30))  # 2 January – 30 June 2026
-
-
-@pytest.fixture
-def site(workspace) -> Source:
-    return rows.source()
-
-
-@pytest.fixture
-def world(workspace, other_workspace, site):
-    ad = rows.channel("公众号", cost_unit=CostUnit.CONTACT, unit_cost=Decimal("10"))
-    moments = rows.channel("朋友圈广告", cost_unit=CostUnit.MONTH, unit_cost=Decimal("3000"))
-    store = rows.channel("门店")
-    a1 = rows.contact(created_at=days_ago(100), channel=ad, history=[(Stage.CUSTOMER, days_ago(95))])
-    rows.event(a1, days_ago(90), via=site)  # day 10: the 30-day window
-    rows.event(a1, days_ago(55), via=site)  # day 45: the 60-day window
-    rows.purchase(a1, days_ago(95), "100.00")
-    rows.purchase(a1, days_ago(50), "300.00")
-    a2 = rows.contact(created_at=days_ago(95), channel=ad)
-    rows.event(a2, days_ago(94.5), via=site)  # day 0: the acquisition day counts for no window
-    rows.event(a2, days_ago(25), via=site)  # day 70: the 90-day window
-    a3 = rows.contact(created_at=days_ago(20), channel=ad, history=[(Stage.CUSTOMER, days_ago(19))])
-    rows.event(a3, days_ago(10), via=site)  # too recent for any window
-    rows.purchase(a3, days_ago(19), "50.00")
-    b1 = rows.contact(created_at=days_ago(40), channel=store, history=[(Stage.MEMBER, days_ago(39))])
-    rows.event(b1, days_ago(9), via=site)  # day 31: the 60-day window, which has not passed for b1
-    rows.contact(created_at=days_ago(200), channel=None)  # before the period
-    rows.contact(created_at=days_ago(10), channel=None)
-    ChannelSpend.objects.create(channel=ad, month=date(2026, 6, 1), amount=Decimal("3000"))
-    with workspace_scope(other_workspace.id):  # never counted
-        other_channel = rows.channel("公众号")
-        stranger = rows.contact(created_at=days_ago(100), channel=other_channel, stage=Stage.CUSTOMER)
-        other_site = rows.source()
-        rows.event(stranger, days_ago(90), via=other_site)
-        rows.purchase(stranger, days_ago(90), "999.00")
-    return {"ad": ad, "moments": moments, "store": store}
 
 
 def test_channel_quality_figures(world, admin_actor):

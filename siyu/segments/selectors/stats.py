@@ -59,9 +59,7 @@ def segment_day_before(*, segment: Segment, day: date) -> SegmentDay | None:
     return SegmentDay.objects.filter(segment=segment, day__lt=day).order_by("-day").first()
 
 
-def segment_changes_by_day(
-    *, segment: Segment, since: datetime, until: datetime
-) -> QuerySet[Any, Any]:
+def segment_changes_by_day(*, segment: Segment, since: datetime, until: datetime) -> QuerySet[Any, Any]:
     """Rows of `day, entered, exited` (local days) from the membership history in `[since, until)`."""
     return (
         MembershipChange.objects.filter(segment=segment, at__gte=since, at__lt=until)
