@@ -231,3 +231,8 @@ def audit_entry_page(*, entries: QuerySet[AuditEntry], cursor: str | None, limit
     items = items[:limit]
     next_cursor = encode_cursor(f"{items[-1].created_at.isoformat()}|{items[-1].id}") if has_more else None
     return Page(items=items, next_cursor=next_cursor, has_more=has_more)
+
+
+def workspace_ids() -> list[UUID]:
+    """Every workspace, for system jobs that visit each in turn."""
+    return list(Workspace.objects.order_by("id").values_list("id", flat=True))

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Q
 
@@ -104,7 +105,10 @@ def _target_fill(compiled: Compiled) -> None:
     _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
     suffix = " ON COMMIT DROP" if connection.vendor == "postgresql" else ""
     _execute(f"CREATE TEMPORARY TABLE {TARGET_TABLE} (contact_id {uuid_type} PRIMARY KEY){suffix}")
-    select, params = contact_rows().filter(compiled.q()).values("id").query.sql_with_params()
+    try:
+        select, params = contact_rows().filter(compiled.q()).values("id").query.sql_with_params()
+    except EmptyResultSet:  # the rules can match nobody (e.g. "RFM group" before any cut points exist)
+        return
     _execute(f"INSERT INTO {TARGET_TABLE} (contact_id) {select}", params)
     if connection.vendor == "postgresql":
         _execute(f"ANALYZE {TARGET_TABLE}")
@@ -262,7 +266,7 @@ def _dependents(segment_ids: Iterable[UUID]) -> list[Segment]:
     return list(Segment.objects.filter(id__in=ids, kind=SegmentKind.DYNAMIC, is_ready=True))
 
 
-def _in_dependency_order(segments: list[Segment]) -> list[Segment]:
+def in_dependency_order(segments: list[Segment]) -> list[Segment]:
     """Segments that others in the list are built on come first."""
     by_id = {segment.id: segment for segment in segments}
     ordered: list[Segment] = []
@@ -304,7 +308,7 @@ def segments_affected(*, keys: Iterable[str]) -> list[Segment]:
         for segment in fresh:
             found[segment.id] = segment
         frontier_keys = [f"segment:{segment.id}" for segment in fresh]
-    return _in_dependency_order(list(found.values()))
+    return in_dependency_order(list(found.values()))
 
 
 def _evaluate_for(
@@ -402,7 +406,7 @@ def rechecks_run(*, at: datetime | None = None, limit: int = RECHECK_BATCH) -> i
 
 def segments_reconcile(*, at: datetime | None = None) -> list[SegmentBuild]:
     """Rebuild every dynamic segment of the active workspace and report the drift each had to fix."""
-    segments = _in_dependency_order(list(Segment.objects.filter(kind=SegmentKind.DYNAMIC, is_ready=True)))
+    segments = in_dependency_order(list(Segment.objects.filter(kind=SegmentKind.DYNAMIC, is_ready=True)))
     builds = []
     for segment in segments:
         build = segment_build(segment=segment, kind=BuildKind.RECONCILE, at=at)

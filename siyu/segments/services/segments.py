@@ -9,10 +9,10 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from siyu.contacts.cleaning import clean_phone
-from siyu.contacts.selectors import contact_rows, identity_owners
+from siyu.contacts.selectors import contact_scoped, identity_owners
 from siyu.core.errors import Conflict, ValidationError
 from siyu.core.time import now as clock_now
-from siyu.segments.models import ChangeCause, Segment, SegmentKind, SegmentMember
+from siyu.segments.models import ChangeCause, Segment, SegmentBuild, SegmentKind, SegmentMember
 from siyu.segments.rules.spec import rule_document_of, rule_parse
 from siyu.segments.selectors.catalog import catalog_load
 from siyu.segments.services.evaluation import dependencies_store, segment_build
@@ -68,6 +68,11 @@ def segment_create(
     actor.require(Permission.SEGMENTS_MANAGE)
     if kind not in SegmentKind.values:
         raise ValidationError(_("Unknown segment type."), fields={"kind": _("Choose dynamic or static.")})
+    if kind == SegmentKind.STATIC and rules:
+        raise ValidationError(
+            _("A static list has no rules; its members are added by hand, by import or from a snapshot."),
+            fields={"rules": _("A static list has no rules.")},
+        )
     segment = Segment(
         name=_clean_name(name),
         description=(description or "").strip(),
@@ -104,6 +109,11 @@ def segment_update(
     segment.name = _clean_name(name)
     segment.description = (description or "").strip()
     rules_changed = False
+    if segment.kind == SegmentKind.STATIC and rules:
+        raise ValidationError(
+            _("A static list has no rules; its members are added by hand, by import or from a snapshot."),
+            fields={"rules": _("A static list has no rules.")},
+        )
     if segment.kind == SegmentKind.DYNAMIC and rules is not None:
         document = rule_document_of(rules)
         rule = rule_parse(document, catalog=catalog_load(), segment_id=segment.id)
@@ -171,7 +181,7 @@ class RowResult:
     message: str = ""
 
 
-def _resolve(values: Sequence[str]) -> list[tuple[str, UUID | None, str]]:
+def _resolve(actor: Actor, values: Sequence[str]) -> list[tuple[str, UUID | None, str]]:
     """Each value (a contact id or a phone number) → (value, contact id or None, problem)."""
     parsed: list[tuple[str, UUID | None, str, str]] = []  # value, id, phone, problem
     for raw in values:
@@ -187,8 +197,11 @@ def _resolve(values: Sequence[str]) -> list[tuple[str, UUID | None, str]]:
             phone = ""
         parsed.append((value, None, phone, "" if phone else _("Not a contact id or a phone number.")))
     ids = [contact_id for _v, contact_id, _p, _e in parsed if contact_id is not None]
-    existing = set(contact_rows().filter(id__in=ids).values_list("id", flat=True)) if ids else set()
+    visible = contact_scoped(actor=actor)
+    existing = set(visible.filter(id__in=ids).values_list("id", flat=True)) if ids else set()
     phones = identity_owners(keys=[("phone", "", phone) for _v, _i, phone, _e in parsed if phone])
+    seen_by_phone = set(visible.filter(id__in=list(phones.values())).values_list("id", flat=True))
+    phones = {key: contact_id for key, contact_id in phones.items() if contact_id in seen_by_phone}
     result: list[tuple[str, UUID | None, str]] = []
     for value, contact_id, phone, problem in parsed:
         if problem:
@@ -210,7 +223,7 @@ def _members_change(
         )
     if len(values) > MAX_BULK:
         raise ValidationError(_("At most %(count)s rows at a time.") % {"count": MAX_BULK})
-    resolved = _resolve(values)
+    resolved = _resolve(actor, values)
     wanted = sorted({contact_id for _v, contact_id, _p in resolved if contact_id is not None})
     moment = clock_now()
     with transaction.atomic():
@@ -253,3 +266,11 @@ def segment_members_add(
 
 def segment_members_remove(*, actor: Actor, segment: Segment, values: Sequence[str]) -> list[RowResult]:
     return _members_change(actor=actor, segment=segment, values=values, add=False, cause=ChangeCause.MANUAL)
+
+
+def segment_rebuild(*, actor: Actor, segment: Segment) -> SegmentBuild | None:
+    """Rebuild a dynamic segment now, on request (the engine rebuilds on its own otherwise)."""
+    actor.require(Permission.SEGMENTS_MANAGE)
+    if segment.kind != SegmentKind.DYNAMIC:
+        raise ValidationError(_("A static list is not built from rules."), code="not_dynamic")
+    return segment_build(segment=segment)

@@ -27,7 +27,9 @@ class Purchase(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["workspace", "order_no"], name="purchase_unique_order")]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "order_no"], name="purchase_unique_order")
+        ]
         indexes = [
             models.Index(fields=["workspace", "contact_id", "placed_at"], name="purchase_ws_contact"),
             models.Index(fields=["workspace", "placed_at"], name="purchase_ws_placed"),

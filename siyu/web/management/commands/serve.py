@@ -86,6 +86,8 @@ class Command(BaseCommand):
         else:
             processor = supervisor.start(name="event processor", argv=self._processor_argv(), env=env)
             self._say(_("Started the event processor (pid %(pid)d).") % {"pid": processor.pid})
+            clock = supervisor.start(name="segment clock", argv=self._segments_clock_argv(), env=env)
+            self._say(_("Started the segment clock (pid %(pid)d).") % {"pid": clock.pid})
             if self._tasks_need_worker():
                 for number in range(1, options["task_workers"] + 1):
                     worker = supervisor.start(name=f"worker {number}", argv=self._worker_argv(), env=env)
@@ -156,6 +158,9 @@ class Command(BaseCommand):
 
     def _processor_argv(self) -> list[str]:
         return [sys.executable, "-m", "siyu.cli", "process_events"]
+
+    def _segments_clock_argv(self) -> list[str]:
+        return [sys.executable, "-m", "siyu.cli", "segments_clock"]
 
     def _tasks_need_worker(self) -> bool:
         backends: dict[str, dict[str, Any]] = getattr(settings, "TASKS", {})
