@@ -15,8 +15,10 @@ from siyu.contacts.api import (
     tag_groups_router,
     tags_router,
 )
+from siyu.analytics.api import analytics_router
 from siyu.segments.api import rfm_router, segments_router
 from siyu.tenancy.api import API_AUTH, members_router, teams_router
+from siyu.tracking.api import orders_router
 
 DESCRIPTION = """\
 The Siyu (私域) HTTP API.
@@ -102,3 +104,5 @@ api.add_router("/members", members_router)
 api.add_router("/teams", teams_router)
 api.add_router("/segments", segments_router)
 api.add_router("/rfm", rfm_router)
+api.add_router("/orders", orders_router)
+api.add_router("/analytics", analytics_router)

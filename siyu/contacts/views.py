@@ -444,6 +444,7 @@ def _detail_context(actor: Actor, contact: Contact) -> dict[str, Any]:
             "merge": actor.can(Permission.CONTACTS_MERGE),
             "delete": actor.can(Permission.CONTACTS_DELETE),
             "reveal": actor.can(Permission.CONTACTS_REVEAL_PHONE),
+            "see_segments": actor.can(Permission.SEGMENTS_READ),
         },
     }
 

@@ -38,7 +38,19 @@ NAVIGATION: tuple[NavSection, ...] = (
             NavItem("radar:notifications", _("Customer radar"), "radar", Permission.CONTACTS_READ),
             NavItem("content:list", _("Content"), "article", Permission.CONTENT_SHARE),
             NavItem("radar:live", _("Live events"), "activity", Permission.EVENTS_READ),
+            NavItem("segments:list", _("Segments"), "filter", Permission.SEGMENTS_READ),
+            NavItem("orders:list", _("Orders"), "shopping-cart", Permission.ORDERS_IMPORT),
             NavItem("imports:list", _("Import and export"), "file-import", Permission.CONTACTS_IMPORT),
+        ),
+    ),
+    NavSection(
+        label=_("Analytics"),
+        items=(
+            NavItem("analytics:channels", _("Channel quality"), "chart-bar", Permission.ANALYTICS_READ),
+            NavItem("analytics:cohorts", _("Retention cohorts"), "chart-area", Permission.ANALYTICS_READ),
+            NavItem("analytics:funnel", _("Lifecycle funnel"), "chart-donut", Permission.ANALYTICS_READ),
+            NavItem("analytics:segments", _("Segment analytics"), "chart-pie", Permission.ANALYTICS_READ),
+            NavItem("analytics:content", _("Content outcomes"), "chart-line", Permission.ANALYTICS_READ),
         ),
     ),
     NavSection(
@@ -49,6 +61,8 @@ NAVIGATION: tuple[NavSection, ...] = (
             NavItem("contact_settings:tags", _("Tags"), "tags", Permission.TAGS_MANAGE),
             NavItem("contact_settings:fields", _("Custom fields"), "forms", Permission.FIELDS_MANAGE),
             NavItem("contact_settings:channels", _("Channels"), "world", Permission.FIELDS_MANAGE),
+            NavItem("analytics:spend", _("Channel spend"), "chart-bar", Permission.FIELDS_MANAGE),
+            NavItem("segment_settings:rfm", _("RFM scoring"), "adjustments", Permission.SEGMENTS_MANAGE),
             NavItem("tracking_settings:sources", _("Tracking sources"), "plug", Permission.SOURCES_MANAGE),
             NavItem(
                 "tracking_settings:settings", _("Tracking settings"), "settings", Permission.SOURCES_MANAGE

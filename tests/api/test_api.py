@@ -24,6 +24,14 @@ from tests.api.helpers import ApiClient, error_of, make_key, other_workspace_cli
 from tests.factories import ContactFactory, UserFactory
 
 EXPECTED_OPERATIONS = {
+    "analytics_channels",
+    "analytics_cohorts",
+    "analytics_funnel",
+    "analytics_segments_overlap",
+    "analytics_segment_sizes",
+    "analytics_content_outcomes",
+    "orders_bulk",
+    "orders_list",
     "segments_list",
     "segments_create",
     "segments_validate",

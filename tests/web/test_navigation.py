@@ -13,12 +13,21 @@ REQUIRED_URL_NAMES = [
     "radar:notifications",
     "content:list",
     "radar:live",
+    "segments:list",
+    "orders:list",
     "imports:list",
+    "analytics:channels",
+    "analytics:cohorts",
+    "analytics:funnel",
+    "analytics:segments",
+    "analytics:content",
     "settings:members",
     "settings:teams",
     "contact_settings:tags",
     "contact_settings:fields",
     "contact_settings:channels",
+    "analytics:spend",
+    "segment_settings:rfm",
     "tracking_settings:sources",
     "tracking_settings:settings",
     "settings:api_keys",
@@ -58,7 +67,9 @@ def _resolvable(*names: str) -> list[str]:
 
 def test_sales_rep_sees_only_work_pages(make_member) -> None:
     rep = make_member(Role.SALES)
-    assert _urls(rep) == _resolvable("web:home", "contacts:list", "radar:notifications", "content:list")
+    assert _urls(rep) == _resolvable(
+        "web:home", "contacts:list", "radar:notifications", "content:list", "segments:list"
+    )
 
 
 def test_admin_sees_every_resolvable_page(make_member) -> None:
@@ -74,10 +85,19 @@ def test_marketing_sees_tracking_content_and_settings_but_not_members(make_membe
         "radar:notifications",
         "content:list",
         "radar:live",
+        "segments:list",
+        "orders:list",
         "imports:list",
+        "analytics:channels",
+        "analytics:cohorts",
+        "analytics:funnel",
+        "analytics:segments",
+        "analytics:content",
         "contact_settings:tags",
         "contact_settings:fields",
         "contact_settings:channels",
+        "analytics:spend",
+        "segment_settings:rfm",
         "tracking_settings:sources",
         "tracking_settings:settings",
     )
