@@ -36,7 +36,7 @@ from siyu.contacts.spreadsheets import escape_cell
 Table = tuple[list[str], list[list[Any]]]
 
 SPEND_SOURCES = {
-    "entered": gettext_lazy("Entered"),
+    "entered": gettext_lazy("Entered by hand"),
     "unit_cost": gettext_lazy("From unit cost"),
     "mixed": gettext_lazy("Entered + unit cost"),
     "none": gettext_lazy("Not known"),
@@ -228,7 +228,7 @@ def cohort_chart(report: CohortReport) -> dict[str, Any]:
             if cell.base
         ],
         "scale_max": heat_scale(report),
-        "labels": {"retention": _("Retention"), "active": _("Active"), "base": _("Base")},
+        "labels": {"retention": _("Retention")},
     }
 
 
@@ -278,12 +278,19 @@ def funnel_chart(report: FunnelReport) -> dict[str, Any]:
 # Segments ---------------------------------------------------------------------------------------------
 
 
-def segment_table(report: SegmentReport, overlap: Overlap | None) -> Table:
+def segment_table(report: SegmentReport) -> Table:
     header = [_("Day"), _("Size"), _("Entered"), _("Exited")]
     rows: list[list[Any]] = [[f"{d.day:%Y-%m-%d}", d.size, d.entered, d.exited] for d in report.days]
-    if overlap is not None:
-        rows.append([])
-        rows.append([_("Overlap with %(segment)s") % {"segment": overlap.second.name}, overlap.both, "", ""])
+    return header, rows
+
+
+def overlap_table(overlap: Overlap) -> Table:
+    header = [_("Segment"), _("Size"), _("In both"), _("Share also in the other (%)")]
+    rows: list[list[Any]] = [
+        [overlap.first.name, overlap.first_size, overlap.both, overlap.share_of_first.percent],
+        [overlap.second.name, overlap.second_size, overlap.both, overlap.share_of_second.percent],
+        [_("In either"), overlap.either, overlap.both, overlap.jaccard.percent],
+    ]
     return header, rows
 
 

@@ -259,13 +259,16 @@ def segments(request: Request) -> HttpResponse:
 @require_GET
 @actor_required(Permission.ANALYTICS_READ)
 def segments_csv(request: Request) -> HttpResponse:
+    """The sizes per day, or with ?table=overlap the overlap of the two segments chosen."""
     filters = _filters(request)
     found = _segment_reports(request, filters)
     if found["report"] is None:
         raise NotFound(_("There is no segment yet."))
-    return tables.csv_response(
-        "segment-sizes", filters.period, *tables.segment_table(found["report"], found["overlap"])
-    )
+    if request.GET.get("table") == "overlap":
+        if found["overlap"] is None:
+            raise NotFound(_("Choose a second segment to compare."))
+        return tables.csv_response("segment-overlap", filters.period, *tables.overlap_table(found["overlap"]))
+    return tables.csv_response("segment-sizes", filters.period, *tables.segment_table(found["report"]))
 
 
 # Content ------------------------------------------------------------------------------------------------

@@ -190,6 +190,18 @@ def test_segment_page_and_csv(segments_world, admin_client: Client):
         ["2026-06-29", "3", "0", "0"],
         ["2026-06-30", "3", "0", "0"],
     ]
+    overlap_query = {**query, "compare": str(segments_world["second"].id), "table": "overlap"}
+    response = admin_client.get(reverse("analytics:segments_csv"), overlap_query)
+    assert 'filename="segment-overlap-20260627-20260630.csv"' in response["Content-Disposition"]
+    assert csv_rows(response) == [
+        ["Segment", "Size", "In both", "Share also in the other (%)"],
+        ["高价值客户", "3", "1", "33.3"],
+        ["近期活跃", "1", "1", "100.0"],
+        ["In either", "3", "1", "33.3"],
+    ]
+    assert (
+        admin_client.get(reverse("analytics:segments_csv"), {**query, "table": "overlap"}).status_code == 404
+    )
 
 
 def test_another_workspaces_segment_is_not_found(world, segments_world, admin_client: Client):
