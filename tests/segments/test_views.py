@@ -715,3 +715,43 @@ def test_contact_card_without_orders_or_cut_points(rep_client: Client, rep: Memb
     assert (response.context["rfm"], response.context["rfm_ready"]) == (None, False)
     assert response.context["memberships"] == []
     assert "RFM scores appear once the workspace's cut points are computed." in response.content.decode()
+
+
+def test_a_new_segment_can_start_from_an_rfm_group(marketing_client: Client) -> None:
+    response = marketing_client.get(url("segments:create") + "?rfm=important_keep")
+    assert response.context["document"] == rule({"all": [{"kind": "rfm", "groups": ["important_keep"]}]})
+    assert response.context["form"]["name"].value() == "Important to keep"
+    unknown = marketing_client.get(url("segments:create") + "?rfm=nonsense")
+    assert unknown.context["document"] == rule({"all": []})
+
+
+def test_the_status_polls_while_building_and_reloads_the_page_when_ready(
+    marketing_client: Client, marketer_actor: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    segment = segment_create(actor=marketer_actor, name="排队中", rules=CITY_SHANGHAI)  # built after commit
+    assert segment.is_ready is False
+    detail = marketing_client.get(url("segments:detail", segment))
+    assert (detail.context["status"], detail.context["polling"]) == ("building", True)
+    assert b'hx-trigger="every 2s"' in detail.content
+    polled = marketing_client.get(url("segments:status", segment) + "?polling=1", HTTP_HX_REQUEST="true")
+    assert "HX-Refresh" not in polled.headers
+    assert b'hx-trigger="every 2s"' in polled.content
+
+    # A large workspace queues the rebuild (the test task backend runs it at once) and polls until done.
+    monkeypatch.setattr("siyu.segments.views.segments.INLINE_BUILD_MAX_CONTACTS", -1)
+    response = marketing_client.post(url("segments:rebuild", segment))
+    assert response["Location"].startswith(url("segments:detail", segment) + "?rebuilding=")
+    segment.refresh_from_db()
+    assert (segment.is_ready, SegmentBuild.objects.filter(segment=segment).count()) == (True, 1)
+    since = response["Location"].split("?rebuilding=")[1]
+    assert "%2B" in since  # the offset's “+” survives the query string
+    polling = marketing_client.get(response["Location"])
+    assert (polling.context["polling"], polling.context["rebuilding"]) == (False, "")
+    done = marketing_client.get(
+        url("segments:status", segment) + f"?polling=1&rebuilding={since}", HTTP_HX_REQUEST="true"
+    )
+    assert done.headers["HX-Refresh"] == "true"
+    assert b"every 2s" not in done.content
+    future = "2100-01-01T00:00:00%2B00:00"
+    waiting = marketing_client.get(url("segments:status", segment) + f"?polling=1&rebuilding={future}")
+    assert waiting.context["polling"] is True

@@ -87,7 +87,9 @@ def _share(count: int, total: int) -> float:
 def _groups_csv(sizes: RfmGroupSizes | None) -> HttpResponse:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([_("Group"), _("Recency"), _("Frequency"), _("Monetary"), _("Customers"), _("Share (%)")])
+    writer.writerow(
+        [_("RFM group"), _("Recency"), _("Frequency"), _("Monetary"), _("Customers"), _("Share (%)")]
+    )
     high, low = _("high"), _("low")
     for group in sizes.groups if sizes else []:
         share = _share(group.count, sizes.customers if sizes else 0)

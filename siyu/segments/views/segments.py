@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -29,7 +29,8 @@ from siyu.core.web import ActorRequest, actor_required, domain_error_message, fo
 from siyu.segments.describe import rule_describe
 from siyu.segments.forms import ListMembersForm, SegmentForm, SnapshotForm
 from siyu.segments.models import MembershipChangeKind, Segment, SegmentKind
-from siyu.segments.rules.spec import RuleError
+from siyu.segments.rfm import GROUP_LABELS
+from siyu.segments.rules.spec import RULES_VERSION, RuleError
 from siyu.segments.selectors.pages import (
     members_entered_at,
     segment_changes_visible,
@@ -135,9 +136,12 @@ def segment_create_view(request: Request) -> HttpResponse:
     kind = SegmentKind.STATIC if request.GET.get("kind") == SegmentKind.STATIC else SegmentKind.DYNAMIC
     is_dynamic = kind == SegmentKind.DYNAMIC
     if request.method != "POST":
-        return _form_page(
-            request, form=SegmentForm(with_rules=is_dynamic), segment=None, kind=kind, document=None
-        )
+        form, document = SegmentForm(with_rules=is_dynamic), None
+        group = request.GET.get("rfm", "")
+        if is_dynamic and group in GROUP_LABELS:  # “new segment of this RFM group”, from the RFM page
+            form = SegmentForm(initial={"name": str(GROUP_LABELS[group])})
+            document = {"version": RULES_VERSION, "root": {"all": [{"kind": "rfm", "groups": [group]}]}}
+        return _form_page(request, form=form, segment=None, kind=kind, document=document)
     form = SegmentForm(request.POST, with_rules=is_dynamic)
     document = _posted_document(request)
     if form.is_valid():
@@ -401,7 +405,7 @@ def segment_rebuild_view(request: Request, segment_id: UUID) -> HttpResponse:
     )
     messages.info(request, _("The rebuild is queued; this page updates when it is done."))
     url = reverse("segments:detail", kwargs={"segment_id": segment.id})
-    return HttpResponseRedirect(f"{url}?rebuilding={moment.isoformat()}")
+    return HttpResponseRedirect(f"{url}?{urlencode({'rebuilding': moment.isoformat()})}")
 
 
 @require_POST

@@ -71,6 +71,7 @@
       segmentId: "",
       rawText: "",
       rawError: "",
+      liveCount: null,
 
       init: function () {
         this.catalog = Object.assign(this.catalog, readJson("builder-catalog", {}));
@@ -560,6 +561,8 @@
             target.innerHTML = html;
             target.removeAttribute("aria-busy");
             if (window.htmx) { window.htmx.process(target); }
+            var countEl = target.querySelector("[data-preview-count]");
+            self.liveCount = countEl ? Number(countEl.getAttribute("data-preview-count")) : null;
             var errorsEl = target.querySelector("#preview-errors");
             self.applyErrors(errorsEl ? JSON.parse(errorsEl.textContent) : {});
           })
