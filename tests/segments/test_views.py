@@ -11,7 +11,9 @@ from uuid import UUID
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from siyu.contacts.models import Contact
@@ -31,6 +33,7 @@ from siyu.segments.models import (
 from siyu.segments.rfm import RfmCuts, rfm_score
 from siyu.segments.selectors.rfm import rfm_cuts
 from siyu.segments.selectors.rfm_groups import rfm_group_sizes
+from siyu.segments.services.evaluation import segment_build
 from siyu.segments.services.segments import segment_create, segment_members_add
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import Member, Workspace
@@ -755,3 +758,26 @@ def test_the_status_polls_while_building_and_reloads_the_page_when_ready(
     future = "2100-01-01T00:00:00%2B00:00"
     waiting = marketing_client.get(url("segments:status", segment) + f"?polling=1&rebuilding={future}")
     assert waiting.context["polling"] is True
+
+
+def test_list_and_members_pages_do_not_query_per_row(
+    marketing_client: Client, marketer_actor: Actor, rep: Member
+) -> None:
+    for n in range(3):
+        ContactFactory(name=f"上海客户{n}", city="上海", owner=rep)
+    segment = segment_create(actor=marketer_actor, name="上海0", rules=CITY_SHANGHAI, build_now=True)
+
+    def queries(path: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert marketing_client.get(path).status_code == 200
+        return len(captured)
+
+    queries(url("segments:list"))  # the first request of a session also writes the session
+    few_list, few_members = queries(url("segments:list")), queries(url("segments:members", segment))
+    for n in range(6):
+        ContactFactory(name=f"上海新客{n}", city="上海", owner=rep)
+        segment_create(actor=marketer_actor, name=f"上海{n + 1}", rules=CITY_SHANGHAI, build_now=True)
+    segment_build(segment=segment)
+    assert len(members(segment)) == 9
+    assert queries(url("segments:list")) == few_list
+    assert queries(url("segments:members", segment)) == few_members
