@@ -92,7 +92,7 @@ ANONYMOUS_VISITORS = 150
 LIVE_READERS_PER_REP = 4
 # The shop's order history: customers and members with orders over the past months.
 HISTORY_CUSTOMERS = 500
-HISTORY_DAYS = 330
+HISTORY_DAYS = 330  # the first orders of the history are 30 to 330 days old
 HISTORY_FILE = "历史订单导出.csv"
 TRACKED_IN_EXPORT = 30  # orders the website tracked that the export holds too
 # (name, price) of what the shop sells
@@ -464,43 +464,36 @@ def _order_items(rng: random.Random) -> tuple[str, int]:
 
 
 def _history_rows(*, rng: random.Random, tracked: list[TrackedOrder]) -> list[list[str]]:
-    """The export's rows: order no., phone, name, time, amount, items, channel; oldest first."""
+    """The export's rows: order no., phone, name, time, amount, items, channel; oldest first.
+
+    Every time is reckoned from one moment, and order numbers do not hold dates, so a second run a few
+    minutes later exports the same orders.
+    """
     moment = now()
-    start = moment - timedelta(days=HISTORY_DAYS)
     customers = list(
-        Contact.objects.filter(
-            stage__in=[Stage.CUSTOMER, Stage.MEMBER], created_at__lt=moment - timedelta(days=20)
-        )
+        Contact.objects.filter(stage__in=[Stage.CUSTOMER, Stage.MEMBER])
         .exclude(phone="")
         .order_by("id")
-        .values_list("phone", "name", "channel__name", "created_at")
+        .values_list("phone", "name", "channel__name")
     )
     rows: list[tuple[datetime, list[str]]] = []
-    for phone, name, channel, created_at in rng.sample(customers, min(HISTORY_CUSTOMERS, len(customers))):
+    for phone, name, channel in rng.sample(customers, min(HISTORY_CUSTOMERS, len(customers))):
         count: int = rng.choices([n for n, _w in HISTORY_ORDERS], weights=[w for _n, w in HISTORY_ORDERS])[0]
-        placed = max(start, created_at) + timedelta(days=rng.uniform(0, 60), minutes=rng.randint(0, 600))
+        placed = moment - timedelta(days=rng.uniform(30, HISTORY_DAYS))
         for _ in range(count):
             if placed > moment - timedelta(days=1):
                 break
             items, total = _order_items(rng)
             if rng.random() < 0.2:
                 total = round(total * 0.9)  # a member discount
-            local = timezone.localtime(placed)
-            order_no = f"HY{local:%Y%m%d}{rng.randrange(10**6):06d}"
-            rows.append(
-                (
-                    placed,
-                    [order_no, phone[3:], name, f"{local:%Y-%m-%d %H:%M}", f"{total}.00", items, channel],
-                )
-            )
+            order_no = f"YZ{rng.randrange(10**16):016d}"
+            when = f"{timezone.localtime(placed):%Y-%m-%d %H:%M}"
+            rows.append((placed, [order_no, phone[3:], name, when, f"{total}.00", items, channel]))
             placed += timedelta(days=rng.randint(14, 80), minutes=rng.randint(-300, 300))
     for order in rng.sample(tracked, min(TRACKED_IN_EXPORT, len(tracked))):
-        local = timezone.localtime(order.placed_at)
+        when = f"{timezone.localtime(order.placed_at):%Y-%m-%d %H:%M}"
         rows.append(
-            (
-                order.placed_at,
-                [order.order_no, order.phone[3:], "", f"{local:%Y-%m-%d %H:%M}", f"{order.total}.00", "", ""],
-            )
+            (order.placed_at, [order.order_no, order.phone[3:], "", when, f"{order.total}.00", "", ""])
         )
     if rows:
         first_at, first = rows[0]

@@ -591,3 +591,18 @@ def test_pages_refuse_members_without_the_permission_and_other_workspaces(
     stranger_client = logged_in(Client(), stranger)
     for name in ("orders:import_detail", "orders:import_report"):
         assert stranger_client.get(reverse(name, args=[job.id])).status_code == 404
+
+
+def test_a_later_copy_of_an_order_whose_row_failed_is_imported(admin_actor, monkeypatch):
+    monkeypatch.setattr(order_services, "MAX_ORDERS", 2)
+    ContactFactory(name="甲", phone=PHONE)
+    ContactFactory(name="乙", phone=NEW_PHONE, email="yi@example.com")
+    table = [
+        ["订单号", "手机号", "邮箱", "下单时间", "金额"],
+        ["F-1", "13800001234", "yi@example.com", day(3), "10"],  # two customers: fails
+        ["F-2", "13800001234", "", day(3), "20"],
+        ["F-1", "13800001234", "", day(2), "10"],  # the corrected row, in the next batch
+    ]
+    job = run(admin_actor, upload(admin_actor, csv_bytes(table)))
+    assert counts(job) == ("done", 3, 2, 0, 1, 0)
+    assert sorted(Purchase.objects.values_list("order_no", flat=True)) == ["F-1", "F-2"]

@@ -664,11 +664,11 @@ def orders_submit(
 ) -> list[OrderResult]:
     """Send up to MAX_ORDERS orders on to be recorded; one result per order, in order.
 
-    `positions` number the orders as the caller shows them (a file's row numbers; by default their
-    index; `numbering` names them in messages) and `seen` remembers each order no.'s first position across calls (a file's batches): a
-    repeated order no. is a duplicate of that position. An order no. already recorded is a duplicate
-    too, and nothing is sent for it. New customers, their handles and the events are written in one
-    transaction.
+    `positions` number the orders as the caller shows them (a file's row numbers, or by default their
+    index; `numbering` says which in messages) and `seen` remembers each order no.'s first position
+    across calls (a file's batches): a repeated order no. is a duplicate of that position. An order no.
+    already recorded is a duplicate too, and nothing is sent for it. New customers, their handles and
+    the events are written in one transaction.
     """
     actor.require(Permission.ORDERS_IMPORT)
     if len(orders) > MAX_ORDERS:
@@ -732,6 +732,9 @@ def orders_submit(
                 results[index].errors = {"": refused[position].detail}
             else:
                 results[index].status = "accepted"
+    for index, row in rows.items():  # a later batch's copy of an order that failed here is not a duplicate
+        if results[index].status == "failed" and seen.get(row.order_no) == positions[index]:
+            del seen[row.order_no]
     return results
 
 
