@@ -219,7 +219,12 @@ def contact_update(
                 merged[key] = value
         contact.custom = merged
     if changed:
-        contact.save()
+        # Only the fields this update set: the instance may be older than the row (the event processor
+        # moves stages and last-seen times meanwhile), and a full save would write those back.
+        columns = {"custom" if name.startswith("custom.") else name for name in changed}
+        derived = {"name": ("name_pinyin", "name_initials"), "phone": ("phone_reversed",)}
+        columns |= {extra for name in list(columns) for extra in derived.get(name, ())}
+        contact.save(update_fields=sorted(columns | {"updated_at"}))
         timeline_record(contact=contact, kind=TimelineKind.UPDATED, data={"changes": changed}, actor=actor)
         contacts_changed(
             [contact.id],

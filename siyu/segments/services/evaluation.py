@@ -66,12 +66,16 @@ class Compiled:
         return rule_q(self.rule.root, self.clock, team_subtrees=dict(self.team_subtrees))
 
 
+_NOT_LOADED: Any = object()
+
+
 def segment_compile(
-    *, segment: Segment, catalog: Catalog | None = None, at: datetime | None = None
+    *, segment: Segment, catalog: Catalog | None = None, at: datetime | None = None, rfm: Any = _NOT_LOADED
 ) -> Compiled:
-    catalog = catalog or catalog_load()
+    """The segment's stored rule, parsed leniently (ids deleted since match nobody) at `at`."""
+    catalog = catalog or catalog_load(lenient=True)
     rule = rule_parse(rule_document_of(segment.rules), catalog=catalog, segment_id=segment.id, lenient=True)
-    clock = Clock(now=at or clock_now(), rfm=rfm_cuts())
+    clock = Clock(now=at or clock_now(), rfm=rfm_cuts() if rfm is _NOT_LOADED else rfm)
     return Compiled(segment=segment, rule=rule, clock=clock, team_subtrees=dict(catalog.team_subtrees))
 
 
@@ -355,10 +359,11 @@ def _evaluate_segments(
     if not segments:
         return 0
     catalog = catalog_load(lenient=True)
+    cuts = rfm_cuts()
     changed = 0
     for segment in segments:
         try:
-            compiled = segment_compile(segment=segment, catalog=catalog, at=at)
+            compiled = segment_compile(segment=segment, catalog=catalog, at=at, rfm=cuts)
         except RuleError as error:
             _mark_problem(segment, error)
             continue
