@@ -124,6 +124,7 @@ API_KEY_SCOPE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.SEGMENTS_READ,
             Permission.SEGMENTS_MANAGE,
             Permission.ANALYTICS_READ,
+            Permission.ORDERS_IMPORT,
         }
     ),
 }

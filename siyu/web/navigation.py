@@ -39,7 +39,7 @@ NAVIGATION: tuple[NavSection, ...] = (
             NavItem("content:list", _("Content"), "article", Permission.CONTENT_SHARE),
             NavItem("radar:live", _("Live events"), "activity", Permission.EVENTS_READ),
             NavItem("segments:list", _("Segments"), "filter", Permission.SEGMENTS_READ),
-            NavItem("orders:list", _("Orders"), "shopping-cart", Permission.ORDERS_IMPORT),
+            NavItem("orders:list", _("Orders"), "shopping-cart", Permission.CONTACTS_READ),
             NavItem("imports:list", _("Import and export"), "file-import", Permission.CONTACTS_IMPORT),
         ),
     ),

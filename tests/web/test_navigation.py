@@ -68,7 +68,7 @@ def _resolvable(*names: str) -> list[str]:
 def test_sales_rep_sees_only_work_pages(make_member) -> None:
     rep = make_member(Role.SALES)
     assert _urls(rep) == _resolvable(
-        "web:home", "contacts:list", "radar:notifications", "content:list", "segments:list"
+        "web:home", "contacts:list", "radar:notifications", "content:list", "segments:list", "orders:list"
     )
 
 
