@@ -588,7 +588,7 @@ def test_rfm_thresholds_are_saved_and_group_sizes_match_each_customers_score(
         .content.decode("utf-8-sig")
         .splitlines()
     )
-    assert csv_lines[0] == "Group,Recency,Frequency,Monetary,Customers,Share (%)"
+    assert csv_lines[0] == "RFM group,Recency,Frequency,Monetary,Customers,Share (%)"
     assert csv_lines[1] == "Important value,high,high,high,1,20.0"
 
 
