@@ -27,6 +27,8 @@ class Segment(TenantModel):
     is_ready = models.BooleanField(default=False)  # the first full build has run
     problem = models.CharField(max_length=300, blank=True)  # why the rules can no longer be evaluated
     last_built_at = models.DateTimeField(null=True, blank=True)
+    # The last local day whose date boundaries ("birthday within 7 days") have been applied.
+    dates_checked_on = models.DateField(null=True, blank=True)
     created_by = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     snapshot_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -60,6 +60,7 @@ from siyu.tenancy.services import (
     user_get_or_create,
     workspace_create,
 )
+from siyu.web.demo_segments import demo_segments_load
 from siyu.web.demo_tracking import demo_tracking_load
 
 DEMO_SLUG = "demo"
@@ -306,6 +307,7 @@ def demo_load(
         plans = _plans(rng=rng, members=members, count=contacts)
         _contacts_replace(actor=actor, plans=plans, rng=rng)
         events = demo_tracking_load(actor=actor, members=members, rng=rng)
+        demo_segments_load(actor=actor)
     contact_statistics_refresh()
     return DemoSummary(
         workspace=workspace,

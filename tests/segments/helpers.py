@@ -21,7 +21,9 @@ def track(source: Source, user_id: str, name: str, at: datetime, **properties: A
 
 def deliver(source: Source, messages: list[dict[str, Any]]) -> None:
     """Store and process events the way the gateway and the processor do (no HTTP)."""
-    events_accept(source=source, messages=messages, received=Received(at=datetime.now(UTC)), sent_at=datetime.now(UTC))
+    events_accept(
+        source=source, messages=messages, received=Received(at=datetime.now(UTC)), sent_at=datetime.now(UTC)
+    )
     process_all()
 
 

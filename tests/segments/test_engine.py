@@ -68,7 +68,9 @@ def test_field_and_tag_segment_follows_contact_changes(
 
 def test_event_window_enters_on_events_and_leaves_when_the_clock_passes(admin_actor: Actor) -> None:
     source = make_source()
-    reader = contact_create(actor=admin_actor, data={"name": "王五", "identities": [{"type": "user_id", "value": "u-1"}]})
+    reader = contact_create(
+        actor=admin_actor, data={"name": "王五", "identities": [{"type": "user_id", "value": "u-1"}]}
+    )
     segment = segment_create(
         actor=admin_actor,
         name="近7天读过2篇",
@@ -122,7 +124,10 @@ def test_reconciliation_reports_drift(admin_actor: Actor) -> None:
 
 def test_segment_of_segment_follows_its_base(admin_actor: Actor) -> None:
     base = segment_create(
-        actor=admin_actor, name="客户", rules=rule({"kind": "stage", "op": "at_least", "value": "customer"}), build_now=True
+        actor=admin_actor,
+        name="客户",
+        rules=rule({"kind": "stage", "op": "at_least", "value": "customer"}),
+        build_now=True,
     )
     derived = segment_create(
         actor=admin_actor,

@@ -222,7 +222,7 @@ def test_a_bad_rule_is_shown_beside_its_condition_and_nothing_is_saved(marketing
     response = marketing_client.post(url("segments:create"), {"name": "坏规则", "rules": json.dumps(bad)})
     assert response.status_code == 200
     assert response.context["rule_errors"] == {
-        "root.all[1].any[0].value": "Expected a whole number of days from 0 to 1000000."
+        "root.all[1].any[0].value": "Expected a whole number of orders from 0 to 1000000."
     }
     assert response.context["document"] == bad  # the builder gets the rule back to fix it
     assert b"The rule has problems; they are marked beside the conditions below." in response.content

@@ -141,3 +141,24 @@ class JsonArrayHasAny(Func):
         key = self.key
         sql = f"(jsonb_typeof({column} -> %s) = 'array' AND ({column} -> %s) ?| %s::text[])"
         return sql, [*column_params, key, *column_params, key, list(self.values)]
+
+
+class MonthDay(Func):
+    """'MM-DD' of a date column, computed natively (SQLite stores dates as ISO text)."""
+
+    output_field = TextField()
+
+    def __init__(self, column: str) -> None:
+        super().__init__(F(column))
+
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, Any]:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"substr({column}, 6, 5)", params
+
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, Any]:
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"to_char({column}, 'MM-DD')", params

@@ -87,6 +87,9 @@ RFM_GROUPS = (
 PROPERTY_KEY = re.compile(r"^[\w\-$ ]{1,64}$")
 
 
+DAY_ROLL = "clock:day"  # the rule has date conditions whose answer changes at local midnight
+
+
 class RuleError(ValidationError):
     code = "invalid_rule"
 
@@ -709,7 +712,15 @@ class _Parser:
         else:
 
             def whole(item: Any, item_path: str) -> int | None:
-                return self.days(item, item_path, maximum=MAX_COUNT if measure == "frequency" else MAX_DAYS)
+                if measure == "recency_days":
+                    return self.days(item, item_path)
+                if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= MAX_COUNT:
+                    self.fail(
+                        item_path,
+                        _("Expected a whole number of orders from 0 to %(max)s.") % {"max": MAX_COUNT},
+                    )
+                    return None
+                return item
 
             value = (
                 self.pair(raw.get("value"), value_path, whole)
@@ -826,8 +837,9 @@ def _rule_of(root: Node, conditions: tuple[Condition, ...]) -> Rule:
 def condition_dependencies(condition: Condition) -> set[str]:
     """The changes that can alter this condition's answer for a contact (see segments.handlers)."""
     match condition:
-        case FieldCondition(field=spec):
-            return {"field:custom" if spec.is_custom else f"field:{spec.name}"}
+        case FieldCondition(field=spec, op=op):
+            day_rolls = {DAY_ROLL} if spec.type == "date" and op in DAY_OPS else set()
+            return {"field:custom" if spec.is_custom else f"field:{spec.name}"} | day_rolls
         case TagsCondition():
             return {"tags"}
         case StageCondition():

@@ -6,6 +6,7 @@ PostgreSQL, a materialised index on SQLite — and counts that hold at zero ("fe
 "no order") are written as the complement of the contacts that fail them.
 """
 
+import functools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce, ExtractDay, ExtractMonth, Substr
+from django.db.models.functions import Coalesce, Substr
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -40,7 +41,14 @@ from django.utils import timezone
 from siyu.contacts.models import STAGE_ORDER
 from siyu.contacts.selectors import contact_tag_rows, identity_rows
 from siyu.segments.rfm import PARTS_OF, RfmCuts
-from siyu.segments.rules.json import JsonArrayHasAny, JsonBooleanText, JsonKeyPresent, JsonNumber, JsonText
+from siyu.segments.rules.json import (
+    JsonArrayHasAny,
+    JsonBooleanText,
+    JsonKeyPresent,
+    JsonNumber,
+    JsonText,
+    MonthDay,
+)
 from siyu.segments.rules.spec import (
     All,
     AnyOf,
@@ -77,13 +85,15 @@ class Clock:
         return timezone.localdate(self.now)
 
 
+@functools.lru_cache(maxsize=4096)
 def midnight(day: date) -> datetime:
+    """The start of a local day (the server's time zone)."""
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def anniversary_keys(today: date, days: int) -> list[int]:
-    """month * 100 + day for every date from today to today + days (leap days only in leap years)."""
-    return sorted({(d.month * 100 + d.day) for d in (today + timedelta(days=n) for n in range(days + 1))})
+def anniversary_keys(today: date, days: int) -> list[str]:
+    """'MM-DD' of every date from today to today + days (29 February only in leap years)."""
+    return sorted({(today + timedelta(days=n)).strftime("%m-%d") for n in range(days + 1)})
 
 
 def _truth(lookup: Any) -> Q:
@@ -203,9 +213,8 @@ def _date_q(op: str, value: Any, clock: Clock, *, lookup: Callable[[str, Any], Q
         case "anniversary_within_days":
             keys = anniversary_keys(today, value)
             if isinstance(anniversary, str):
-                return _truth(In(ExtractMonth(anniversary) * 100 + ExtractDay(anniversary), keys))
-            labels = [f"{key // 100:02d}-{key % 100:02d}" for key in keys]
-            return _truth(In(Substr(anniversary, 6, 5), labels))
+                return _truth(In(MonthDay(anniversary), keys))
+            return _truth(In(Substr(anniversary, 6, 5), keys))
     raise AssertionError(op)
 
 

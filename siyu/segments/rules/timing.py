@@ -11,10 +11,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Max, Min, QuerySet
+from django.db.models import BooleanField, Max, Min, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Substr
+from django.db.models.lookups import In
 
 from siyu.contacts.selectors import contact_rows
-from siyu.segments.rules.json import JsonText
+from siyu.segments.rules.json import JsonText, MonthDay
 from siyu.segments.rules.spec import (
     DAY_OPS,
     Condition,
@@ -24,54 +26,21 @@ from siyu.segments.rules.spec import (
     RfmCondition,
     condition_is_time_relative,
 )
-from siyu.segments.rules.sql import Clock, event_base, midnight
+from siyu.segments.rules.sql import Clock, event_base
 from siyu.tracking.selectors.events import activity_rows
 
 DAY = timedelta(days=1)
 STREAM_CHUNK = 5000
 
 
-def next_anniversary(value: date, today: date) -> date:
-    year = today.year
-    while True:
-        try:
-            candidate = value.replace(year=year)
-        except ValueError:  # 29 February in a common year
-            year += 1
-            continue
-        if candidate >= today:
-            return candidate
-        year += 1
-
-
-def date_flips(op: str, days: int, value: date, today: date) -> list[date]:
-    """The days on which a date condition's answer can change, from today on."""
-    match op:
-        case "within_last_days":
-            return [value, value + (days + 1) * DAY]
-        case "more_than_days_ago":
-            return [value + (days + 1) * DAY]
-        case "within_next_days":
-            return [value - days * DAY, value + DAY]
-        case "anniversary_within_days":
-            upcoming = next_anniversary(value, today)
-            return [upcoming - days * DAY, upcoming + DAY]
-    return []
-
-
-def _parse_date(raw: Any) -> date | None:
-    if isinstance(raw, date):
-        return raw
-    try:
-        return date.fromisoformat(str(raw))
-    except ValueError:
-        return None
-
-
 def _moments(
     condition: Condition, clock: Clock, contact_ids: Iterable[UUID] | None
 ) -> Iterator[tuple[UUID, datetime]]:
-    """(contact, moment at which the answer may flip) pairs; moments may lie in the past."""
+    """(contact, moment at which the answer may flip) pairs, only for moments still ahead.
+
+    Conditions on dates (not date-times) change at local midnight and are handled by day boundaries
+    (`date_flip_q`), not by per-contact re-checks.
+    """
 
     def limit(rows: QuerySet[Any], column: str) -> QuerySet[Any]:
         if contact_ids is None:
@@ -79,23 +48,11 @@ def _moments(
         return rows.filter(**{f"{column}__in": list(contact_ids)})
 
     match condition:
-        case FieldCondition(field=spec, op=op, value=days) if op in DAY_OPS:
-            if spec.type == "datetime":
-                rows = limit(contact_rows().filter(**{f"{spec.name}__isnull": False}), "id")
-                for contact_id, moment in rows.values_list("id", spec.name).iterator(chunk_size=STREAM_CHUNK):
-                    yield contact_id, moment + days * DAY
-                return
-            contacts = limit(contact_rows(), "id")
-            if spec.is_custom:
-                values = contacts.annotate(day=JsonText("custom", spec.custom_key)).filter(day__isnull=False)
-                pairs = values.values_list("id", "day")
-            else:
-                pairs = contacts.filter(**{f"{spec.name}__isnull": False}).values_list("id", spec.name)
-            for contact_id, raw in pairs.iterator(chunk_size=STREAM_CHUNK):
-                day = _parse_date(raw)
-                if day is not None:
-                    for flip in date_flips(op, days, day, clock.today):
-                        yield contact_id, midnight(flip)
+        case FieldCondition(field=spec, op=op, value=days) if op in DAY_OPS and spec.type == "datetime":
+            span = days * DAY
+            rows = limit(contact_rows().filter(**{f"{spec.name}__gt": clock.now - span}), "id")
+            for contact_id, moment in rows.values_list("id", spec.name).iterator(chunk_size=STREAM_CHUNK):
+                yield contact_id, moment + span
         case EventCondition(window=window, aggregate=aggregate, op=op, value=value):
             events = limit(event_base(condition, clock), "contact_id").values("contact_id")
             if window.last_seconds is not None:
@@ -104,28 +61,66 @@ def _moments(
                 for contact_id, moment in oldest.iterator(chunk_size=STREAM_CHUNK):
                     yield contact_id, moment + span
             if aggregate in ("first", "last") and op in DAY_OPS:
+                span = value * DAY
                 moment_of = Min("timestamp") if aggregate == "first" else Max("timestamp")
-                pairs = events.annotate(moment=moment_of).values_list("contact_id", "moment")
-                for contact_id, moment in pairs.iterator(chunk_size=STREAM_CHUNK):
-                    yield contact_id, moment + value * DAY
+                pairs = events.annotate(moment=moment_of).filter(moment__gt=clock.now - span)
+                for contact_id, moment in pairs.values_list("contact_id", "moment").iterator(
+                    chunk_size=STREAM_CHUNK
+                ):
+                    yield contact_id, moment + span
         case PurchaseCondition(measure="recency_days", value=value):
-            offsets = sorted(
-                {n + extra for n in (value if isinstance(value, tuple) else (value,)) for extra in (0, 1)}
-            )
-            rows = limit(activity_rows().filter(last_order_at__isnull=False), "contact_id")
-            for contact_id, last in rows.values_list("contact_id", "last_order_at").iterator(
-                chunk_size=STREAM_CHUNK
-            ):
+            bounds = value if isinstance(value, tuple) else (value,)
+            offsets = sorted({(n + extra) * DAY for n in bounds for extra in (0, 1)})
+            recent = activity_rows().filter(last_order_at__gt=clock.now - offsets[-1])
+            rows = limit(recent, "contact_id").values_list("contact_id", "last_order_at")
+            for contact_id, last in rows.iterator(chunk_size=STREAM_CHUNK):
                 for offset in offsets:
-                    yield contact_id, last + offset * DAY
+                    yield contact_id, last + offset
         case RfmCondition():
             if clock.rfm is not None:
                 offset = (clock.rfm.recency_high_max_days + 1) * DAY
-                rows = limit(activity_rows().filter(last_order_at__isnull=False), "contact_id")
-                for contact_id, last in rows.values_list("contact_id", "last_order_at").iterator(
-                    chunk_size=STREAM_CHUNK
-                ):
+                recent = activity_rows().filter(last_order_at__gt=clock.now - offset)
+                rows = limit(recent, "contact_id").values_list("contact_id", "last_order_at")
+                for contact_id, last in rows.iterator(chunk_size=STREAM_CHUNK):
                     yield contact_id, last + offset
+
+
+def date_conditions(conditions: Iterable[Condition]) -> list[FieldCondition]:
+    """The rule's conditions on dates relative to today (they change at local midnight)."""
+    return [
+        c for c in conditions if isinstance(c, FieldCondition) and c.field.type == "date" and c.op in DAY_OPS
+    ]
+
+
+def flip_values(op: str, days: int, day: date) -> tuple[list[date], list[str]]:
+    """The date values (exact dates, or 'MM-DD' for anniversaries) whose answer changes when `day` begins:
+    the days on which such a condition's answer can change, turned around."""
+    match op:
+        case "within_last_days":
+            return [day, day - (days + 1) * DAY], []
+        case "more_than_days_ago":
+            return [day - (days + 1) * DAY], []
+        case "within_next_days":
+            return [day + days * DAY, day - DAY], []
+        case "anniversary_within_days":
+            return [], [(day + days * DAY).strftime("%m-%d"), (day - DAY).strftime("%m-%d")]
+    return [], []
+
+
+def date_flip_q(condition: FieldCondition, day: date) -> Q:
+    """Contacts whose answer to a date condition changes when `day` begins."""
+    dates, month_days = flip_values(condition.op, condition.value, day)
+    spec = condition.field
+    if spec.is_custom:
+        text = JsonText("custom", spec.custom_key)
+        if month_days:
+            return Q(Coalesce(In(Substr(text, 6, 5), month_days), Value(False), output_field=BooleanField()))
+        return Q(
+            Coalesce(In(text, [d.isoformat() for d in dates]), Value(False), output_field=BooleanField())
+        )
+    if month_days:
+        return Q(Coalesce(In(MonthDay(spec.name), month_days), Value(False), output_field=BooleanField()))
+    return Q(**{f"{spec.name}__in": dates})
 
 
 def next_checks(

@@ -14,13 +14,14 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from siyu.contacts.selectors import contact_rows
 from siyu.core.db import new_uuid_sql, prepared, rows_write
@@ -41,9 +42,9 @@ from siyu.segments.models import (
     SegmentKind,
     SegmentMember,
 )
-from siyu.segments.rules.spec import Catalog, Rule, RuleError, rule_document_of, rule_parse
+from siyu.segments.rules.spec import DAY_ROLL, Catalog, Rule, RuleError, rule_document_of, rule_parse
 from siyu.segments.rules.sql import Clock, rule_q
-from siyu.segments.rules.timing import next_checks
+from siyu.segments.rules.timing import date_conditions, date_flip_q, next_checks
 from siyu.segments.selectors.catalog import catalog_load
 from siyu.segments.selectors.rfm import rfm_cuts
 from siyu.segments.services.membership import changes_apply, day_record
@@ -230,7 +231,11 @@ def segment_build(
         _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
         size = SegmentMember.objects.filter(segment=segment).count()
         Segment.objects.filter(id=segment.id).update(
-            member_count=size, is_ready=True, last_built_at=moment, problem=""
+            member_count=size,
+            is_ready=True,
+            last_built_at=moment,
+            problem="",
+            dates_checked_on=timezone.localdate(moment),
         )
         segment.member_count, segment.is_ready, segment.last_built_at, segment.problem = (
             size,
@@ -376,16 +381,59 @@ def _evaluate_segments(
 # -- the clock ---------------------------------------------------------------------------------------
 
 
-def rechecks_run(*, at: datetime | None = None, limit: int = RECHECK_BATCH) -> int:
-    """Re-evaluate the contacts whose re-check is due (every workspace). Returns how many were checked."""
+def day_boundaries_run(*, at: datetime | None = None) -> int:
+    """At local midnight, re-evaluate the contacts whose date conditions ("birthday within 7 days")
+    change that day — found by their dates, not by a re-check per contact. Catches up missed days
+    (up to a year; after longer, a full build). Returns how many contacts were re-evaluated."""
     moment = at or clock_now()
+    today = timezone.localdate(moment)
+    stale = SegmentDependency.all_workspaces.filter(
+        key=DAY_ROLL, segment__dates_checked_on__lt=today, segment__is_ready=True
+    ).values_list("workspace_id", "segment_id")
+    checked = 0
+    for workspace_id, segment_id in list(stale):
+        with workspace_scope(workspace_id), transaction.atomic():
+            segment = Segment.objects.select_for_update().filter(id=segment_id).first()
+            if segment is None or segment.dates_checked_on is None or segment.dates_checked_on >= today:
+                continue
+            if (today - segment.dates_checked_on).days > 366:
+                segment_build(segment=segment, at=moment)
+                continue
+            try:
+                compiled = segment_compile(segment=segment, at=moment)
+            except RuleError as error:
+                _mark_problem(segment, error)
+                continue
+            conditions = date_conditions(compiled.rule.conditions)
+            flips = Q(pk__in=[])
+            day = segment.dates_checked_on
+            while day < today:
+                day += timedelta(days=1)
+                for condition in conditions:
+                    flips |= date_flip_q(condition, day)
+            ids = list(contact_rows().filter(flips).values_list("id", flat=True))
+            for start in range(0, len(ids), 500):
+                _evaluate_for(compiled, ids[start : start + 500], cause=ChangeCause.CLOCK)
+            segments_reevaluate(
+                contact_ids=ids, keys=[f"segment:{segment.id}"], cause=ChangeCause.CLOCK, at=moment
+            )
+            Segment.objects.filter(id=segment.id).update(dates_checked_on=today)
+            checked += len(ids)
+    return checked
+
+
+def rechecks_run(*, at: datetime | None = None, limit: int = RECHECK_BATCH) -> int:
+    """Re-evaluate the contacts whose re-check is due (every workspace), after applying any day
+    boundary just crossed. Returns how many contacts were checked."""
+    moment = at or clock_now()
+    crossed = day_boundaries_run(at=moment)
     with transaction.atomic():
         due = Recheck.all_workspaces.filter(due_at__lte=moment).order_by("due_at")
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
         rows = list(due.values_list("id", "workspace_id", "segment_id", "contact_id")[:limit])
         if not rows:
-            return 0
+            return crossed
         groups: dict[tuple[UUID, UUID], list[UUID]] = {}
         for _id, workspace_id, segment_id, contact_id in rows:
             groups.setdefault((workspace_id, segment_id), []).append(contact_id)
@@ -403,7 +451,7 @@ def rechecks_run(*, at: datetime | None = None, limit: int = RECHECK_BATCH) -> i
                 segments_reevaluate(
                     contact_ids=ids, keys=[f"segment:{segment.id}"], cause=ChangeCause.CLOCK, at=moment
                 )
-    return len(rows)
+    return len(rows) + crossed
 
 
 # -- reconciliation ---------------------------------------------------------------------------------
