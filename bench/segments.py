@@ -105,8 +105,22 @@ class Context:
     data: str  # what the database holds, for the record
 
 
+def code_state() -> str:
+    """The commit measured, and whether siyu/ had uncommitted changes (others edit the tree meanwhile)."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "siyu"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return f"code at {head.strip()}" + (" with uncommitted changes in siyu/" if dirty else "")
+
+
 def open_workspace(url: str) -> Context:
     django_setup(url)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)  # as `siyu serve` does on start
     from siyu.core.tenancy import workspace_scope
     from siyu.tenancy.models import Member
     from siyu.tenancy.selectors import actor_for_member, workspace_get_by_slug
@@ -115,7 +129,7 @@ def open_workspace(url: str) -> Context:
     with workspace_scope(workspace.id):
         owner = Member.objects.get(user__username="bench-admin")
         admin = actor_for_member(member=owner)
-    return Context(url=url, workspace_id=workspace.id, admin=admin, data=describe_data())
+    return Context(url=url, workspace_id=workspace.id, admin=admin, data=f"{describe_data()}; {code_state()}")
 
 
 def scalar(sql: str, params: Sequence[Any] = ()) -> Any:
@@ -615,7 +629,9 @@ def serve(url: str, var_dir: Path, *extra: str, startup_timeout: float = 900.0) 
     """`siyu serve` on the big database; waits as long as start-up takes (it runs ANALYZE on SQLite)."""
     env = bench_env(url, var_dir)
     port = free_port()
-    log = (var_dir / "serve.log").open("ab")
+    log_path = Path(tempfile.gettempdir()) / f"siyu-bench-serve-{os.getpid()}.log"  # kept for a post-mortem
+    say(f"siyu serve's output: {log_path}")
+    log = log_path.open("ab")
     process = subprocess.Popen(
         [
             PYTHON,
@@ -645,7 +661,7 @@ def serve(url: str, var_dir: Path, *extra: str, startup_timeout: float = 900.0) 
                 if httpx.get(f"{base}/login/", timeout=5).status_code < 500:
                     break
             if process.poll() is not None or time.perf_counter() - started > startup_timeout:
-                text = (var_dir / "serve.log").read_text(errors="replace")
+                text = log_path.read_text(errors="replace")
                 raise SystemExit(f"siyu serve did not come up:\n{text[-3000:]}")
             time.sleep(0.5)
         say(f"siyu serve up in {time.perf_counter() - started:.0f} s")
