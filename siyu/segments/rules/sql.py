@@ -75,10 +75,16 @@ NULLABLE_FIELDS = frozenset({"birthday", "last_seen_at"})
 
 @dataclass(frozen=True)
 class Clock:
-    """The moment a rule is evaluated at; relative dates and windows are measured from it."""
+    """The moment a rule is evaluated at (relative dates and windows are measured from it), the RFM cut
+    points in force, and — for incremental evaluation — the only contacts being evaluated, so that
+    every subquery reads just their rows instead of the whole table."""
 
     now: datetime
     rfm: RfmCuts | None = None
+    within: tuple[Any, ...] | None = None
+
+    def rows(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset if self.within is None else queryset.filter(contact_id__in=self.within)
 
     @property
     def today(self) -> date:
@@ -270,9 +276,9 @@ def _custom_field_q(condition: FieldCondition, clock: Clock) -> Q:
     raise AssertionError(spec.type)
 
 
-def _tags_q(condition: TagsCondition) -> Q:
+def _tags_q(condition: TagsCondition, clock: Clock) -> Q:
     def tagged(tag_ids: tuple[Any, ...]) -> Q:
-        return Q(id__in=contact_tag_rows().filter(tag_id__in=tag_ids).values("contact_id"))
+        return Q(id__in=clock.rows(contact_tag_rows()).filter(tag_id__in=tag_ids).values("contact_id"))
 
     if condition.op == "all":
         result = Q()
@@ -307,7 +313,7 @@ def _owner_q(condition: OwnerCondition, team_subtrees: dict[Any, frozenset[Any]]
     return ~positive if condition.op.startswith("not_") else positive
 
 
-def _channel_q(condition: ChannelCondition) -> Q:
+def _channel_q(condition: ChannelCondition, clock: Clock) -> Q:
     if condition.touch == "first":
         positive = (
             Q(channel_id__in=condition.channel_ids)
@@ -315,15 +321,15 @@ def _channel_q(condition: ChannelCondition) -> Q:
             else Q(channel__isnull=False)
         )
     else:
-        touched = activity_rows().filter(last_touch_channel_id__isnull=False)
+        touched = clock.rows(activity_rows()).filter(last_touch_channel_id__isnull=False)
         if condition.op in ("in", "not_in"):
             touched = touched.filter(last_touch_channel_id__in=condition.channel_ids)
         positive = Q(id__in=touched.values("contact_id"))
     return ~positive if condition.op in ("not_in", "is_not_set") else positive
 
 
-def _identity_q(condition: IdentityCondition) -> Q:
-    positive = Q(id__in=identity_rows().filter(type=condition.type).values("contact_id"))
+def _identity_q(condition: IdentityCondition, clock: Clock) -> Q:
+    positive = Q(id__in=clock.rows(identity_rows()).filter(type=condition.type).values("contact_id"))
     return positive if condition.has else ~positive
 
 
@@ -358,7 +364,7 @@ def _property_q(where: PropertyFilter) -> Q:
 
 def event_base(condition: EventCondition, clock: Clock) -> QuerySet[Any]:
     """The events a condition looks at: type, name, property filters and window."""
-    events = event_rows().filter(type=condition.type)
+    events = clock.rows(event_rows()).filter(type=condition.type)
     if condition.name:
         events = events.filter(name=condition.name)
     for where in condition.where:
@@ -455,7 +461,7 @@ def recency_q(op: str, value: Any, clock: Clock) -> Q:
 
 
 def _purchase_q(condition: PurchaseCondition, clock: Clock) -> Q:
-    activities = activity_rows()
+    activities = clock.rows(activity_rows())
     if condition.measure == "recency_days":
         ordered = activities.filter(last_order_at__isnull=False, orders__gt=0)
         return Q(id__in=ordered.filter(recency_q(condition.op, condition.value, clock)).values("contact_id"))
@@ -470,7 +476,7 @@ def _rfm_q(condition: RfmCondition, clock: Clock) -> Q:
     cuts = clock.rfm
     if cuts is None:
         return NOBODY
-    customers = activity_rows().filter(orders__gt=0, last_order_at__isnull=False)
+    customers = clock.rows(activity_rows()).filter(orders__gt=0, last_order_at__isnull=False)
     recent = recency_q("lte", cuts.recency_high_max_days, clock)
     frequent = Q(orders__gte=cuts.frequency_high_min)
     valuable = Q(revenue__gte=cuts.monetary_high_min)
@@ -485,8 +491,9 @@ def _rfm_q(condition: RfmCondition, clock: Clock) -> Q:
     return Q(id__in=customers.filter(groups).values("contact_id"))
 
 
-def _segment_q(condition: SegmentCondition) -> Q:
-    positive = Q(id__in=_segment_member_rows().filter(segment_id=condition.segment_id).values("contact_id"))
+def _segment_q(condition: SegmentCondition, clock: Clock) -> Q:
+    members = clock.rows(_segment_member_rows()).filter(segment_id=condition.segment_id)
+    positive = Q(id__in=members.values("contact_id"))
     return positive if condition.is_member else ~positive
 
 
@@ -512,15 +519,15 @@ def rule_q(node: Node, clock: Clock, *, team_subtrees: dict[Any, frozenset[Any]]
         case FieldCondition():
             return _field_q(node, clock)
         case TagsCondition():
-            return _tags_q(node)
+            return _tags_q(node, clock)
         case StageCondition():
             return _stage_q(node)
         case OwnerCondition():
             return _owner_q(node, subtrees)
         case ChannelCondition():
-            return _channel_q(node)
+            return _channel_q(node, clock)
         case IdentityCondition():
-            return _identity_q(node)
+            return _identity_q(node, clock)
         case EventCondition():
             return _event_q(node, clock)
         case PurchaseCondition():
@@ -528,5 +535,5 @@ def rule_q(node: Node, clock: Clock, *, team_subtrees: dict[Any, frozenset[Any]]
         case RfmCondition():
             return _rfm_q(node, clock)
         case SegmentCondition():
-            return _segment_q(node)
+            return _segment_q(node, clock)
     raise AssertionError(node)

@@ -13,7 +13,7 @@
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -324,9 +324,9 @@ def _evaluate_for(
     compiled: Compiled, contact_ids: Sequence[UUID], *, cause: str
 ) -> tuple[list[UUID], list[UUID]]:
     segment = compiled.segment
-    matching = set(
-        contact_rows().filter(id__in=contact_ids).filter(compiled.q()).values_list("id", flat=True)
-    )
+    within = replace(compiled.clock, within=tuple(contact_ids))  # subqueries read only these contacts' rows
+    q = rule_q(compiled.rule.root, within, team_subtrees=dict(compiled.team_subtrees))
+    matching = set(contact_rows().filter(id__in=contact_ids).filter(q).values_list("id", flat=True))
     current = set(
         SegmentMember.objects.filter(segment=segment, contact_id__in=contact_ids).values_list(
             "contact_id", flat=True
