@@ -1,30 +1,37 @@
-"""The segments domain listens to the domains below it and re-evaluates only what a change can affect."""
+"""The segments domain listens to the domains below it and re-evaluates only what a change can affect.
 
+Activity, new contacts and contact changes are merged: inside the event processor's chunk they arrive
+together (`siyu.core.events.gathered`), and each affected segment is evaluated once for them all.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
 from uuid import UUID
 
 from siyu.contacts.events import ContactDeleted, ContactsChanged, ContactsCreated, ContactsMerged
-from siyu.core.events import subscribe
+from siyu.core.events import DomainEvent, subscribe, subscribe_batched
 from siyu.core.time import now as clock_now
 from siyu.segments.models import ChangeCause, SegmentMember
-from siyu.segments.services.evaluation import EVERYTHING, segments_reevaluate
+from siyu.segments.services.evaluation import EVERYTHING, segments_reevaluate, segments_reevaluate_changes
 from siyu.segments.services.membership import changes_apply
 from siyu.tracking.events import ActivityRecorded
 
 
-def on_activity_recorded(event: ActivityRecorded) -> None:
-    keys: set[str] = set()
-    for changed in event.changes.values():
-        keys |= changed
-    segments_reevaluate(contact_ids=event.changes.keys(), keys=keys)
-
-
-def on_contacts_created(event: ContactsCreated) -> None:
-    segments_reevaluate(contact_ids=event.contact_ids, keys=[EVERYTHING])
-
-
-def on_contacts_changed(event: ContactsChanged) -> None:
-    keys = [EVERYTHING] if "*" in event.aspects else event.aspects
-    segments_reevaluate(contact_ids=event.contact_ids, keys=keys)
+def on_changes(events: Sequence[DomainEvent]) -> None:
+    changes: defaultdict[UUID, set[str]] = defaultdict(set)
+    for event in events:
+        match event:
+            case ActivityRecorded(changes=recorded):
+                for contact_id, keys in recorded.items():
+                    changes[contact_id] |= keys
+            case ContactsCreated(contact_ids=ids):
+                for contact_id in ids:
+                    changes[contact_id].add(EVERYTHING)
+            case ContactsChanged(contact_ids=ids, aspects=aspects):
+                aspect_keys = {EVERYTHING} if "*" in aspects else set(aspects)
+                for contact_id in ids:
+                    changes[contact_id] |= aspect_keys
+    segments_reevaluate_changes(changes=changes)
 
 
 def _leave_everything(contact_id: UUID) -> None:
@@ -47,8 +54,6 @@ def on_contact_deleted(event: ContactDeleted) -> None:
     _leave_everything(event.contact_id)
 
 
-subscribe(ActivityRecorded, on_activity_recorded)
-subscribe(ContactsCreated, on_contacts_created)
-subscribe(ContactsChanged, on_contacts_changed)
+subscribe_batched([ActivityRecorded, ContactsCreated, ContactsChanged], on_changes)
 subscribe(ContactsMerged, on_contacts_merged)
 subscribe(ContactDeleted, on_contact_deleted)

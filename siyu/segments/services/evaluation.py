@@ -12,7 +12,7 @@
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -351,11 +351,44 @@ def segments_reevaluate(
 ) -> int:
     """Re-evaluate, for these contacts only, the segments that depend on what changed. Returns the
     number of entries and exits recorded."""
-    ids = sorted(set(contact_ids))
-    if not ids:
+    wanted = frozenset(keys)
+    return segments_reevaluate_changes(changes=dict.fromkeys(contact_ids, wanted), cause=cause, at=at)
+
+
+def segments_reevaluate_changes(
+    *, changes: Mapping[UUID, Iterable[str]], cause: str = ChangeCause.ACTIVITY, at: datetime | None = None
+) -> int:
+    """One pass over many changes: each affected segment is evaluated once, for the contacts whose
+    changes it reads (and for those evaluated in segments it is built on)."""
+    keyed = {contact_id: frozenset(keys) for contact_id, keys in changes.items()}
+    if not keyed:
         return 0
-    segments = segments_affected(keys=keys)
-    return _evaluate_segments(segments, ids, cause=cause, at=at)
+    segments = segments_affected(keys=set().union(*keyed.values()))
+    if not segments:
+        return 0
+    catalog = catalog_load(lenient=True)
+    cuts = rfm_cuts()
+    evaluated: dict[UUID, set[UUID]] = {}
+    recorded = 0
+    for segment in segments:
+        reads = set(segment.dependencies or ())
+        ids = {cid for cid, keys in keyed.items() if EVERYTHING in keys or keys & reads}
+        for key in reads:
+            if key.startswith("segment:"):
+                ids |= evaluated.get(UUID(key.removeprefix("segment:")), set())
+        evaluated[segment.id] = ids
+        if not ids:
+            continue
+        try:
+            compiled = segment_compile(segment=segment, catalog=catalog, at=at, rfm=cuts)
+        except RuleError as error:
+            _mark_problem(segment, error)
+            continue
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), 500):
+            added, removed = _evaluate_for(compiled, ordered[start : start + 500], cause=cause)
+            recorded += len(added) + len(removed)
+    return recorded
 
 
 def _evaluate_segments(

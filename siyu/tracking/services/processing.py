@@ -21,7 +21,7 @@ from django.db import connection, transaction
 
 from siyu.contacts.services.tracked import IdentityKey, traits_clean
 from siyu.contacts.services.values import ContactLookups
-from siyu.core.events import publish
+from siyu.core.events import gathered, publish
 from siyu.core.tenancy import active_workspace_id, workspace_scope
 from siyu.core.time import now
 from siyu.tracking.events import ActivityRecorded
@@ -128,7 +128,8 @@ def _process_batches(batches: list[InboundBatch]) -> Processed:
                 for event in orjson.loads(batch.events_json):
                     event["sourceId"] = batch.source_id
                     events.append(event)
-            result = _process_events(events)
+            with gathered():  # the domains above see the chunk's changes together, once
+                result = _process_events(events)
         done.events += result.events
         done.duplicates += result.duplicates
     InboundBatch.all_workspaces.filter(id__in=[b.id for b in batches]).update(processed_at=now())
