@@ -7,6 +7,7 @@ from ninja.errors import ValidationError, ValidationErrorContext
 from ninja.openapi.schema import OpenAPISchema
 from ninja.types import DictStrAny
 
+from siyu.analytics.api import analytics_router
 from siyu.api.errors import COMMON_ERROR_STATUSES, ErrorOut, install_error_handlers
 from siyu.contacts.api import (
     channels_router,
@@ -15,7 +16,6 @@ from siyu.contacts.api import (
     tag_groups_router,
     tags_router,
 )
-from siyu.analytics.api import analytics_router
 from siyu.segments.api import rfm_router, segments_router
 from siyu.tenancy.api import API_AUTH, members_router, teams_router
 from siyu.tracking.api import orders_router
