@@ -9,14 +9,16 @@ database returns (a few per channel, cohort or day). The definitions are in docs
 
 import itertools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from django.db.models import Count, DurationField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum
+from django.db import connection, transaction
+from django.db.models import Count, DurationField, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,11 +29,12 @@ from siyu.analytics.stats import ALL, Rate, medians_by, ratio
 from siyu.contacts.models import STAGE_ORDER, Channel, Contact, CostUnit, Stage
 from siyu.contacts.reporting import (
     CONVERTED_STAGE,
+    by_channel_and_month,
     contacts_acquired,
-    new_contacts_by_channel_month,
+    moved_back_from,
     report_channels,
+    stage_at_least_q,
     stage_reached_at,
-    stage_reached_q,
 )
 from siyu.core.errors import NotFound
 from siyu.core.time import now
@@ -49,18 +52,29 @@ from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
 from siyu.tracking.models import Content
 from siyu.tracking.selectors.reporting import (
-    MONEY,
-    buyer_ids,
     content_for_reports,
     content_outcomes,
     event_in_window,
-    orders_of,
-    revenue_of,
+    purchase_totals_by,
 )
 
 RETENTION_DAYS = (30, 60, 90)
 RETENTION_WINDOW_DAYS = 30
 DAY = timedelta(days=1)
+
+
+@contextmanager
+def reporting_reads() -> Iterator[None]:
+    """Run a report's statements in one transaction (one snapshot), without PostgreSQL's JIT.
+
+    These statements have high planner costs, which switch JIT compilation on; compiling them takes
+    longer than running them (measured: seconds against hundreds of milliseconds).
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        yield
 
 
 @dataclass(frozen=True)
@@ -236,6 +250,13 @@ def _cohort(period: Period, choice: ChannelChoice, **extra: Any) -> QuerySet[Con
     )
 
 
+def _count_by_channel(contacts: QuerySet[Contact]) -> dict[UUID | None, int]:
+    return {
+        row["channel_id"]: row["n"]
+        for row in contacts.values("channel_id").annotate(n=Count("id")).order_by()
+    }
+
+
 def retention_window(days: int) -> tuple[timedelta, timedelta]:
     """The N-day window: days N-29 … N after acquisition (day 0 is the first 24 hours), half-open."""
     return (days - RETENTION_WINDOW_DAYS + 1) * DAY, (days + 1) * DAY
@@ -244,24 +265,19 @@ def retention_window(days: int) -> tuple[timedelta, timedelta]:
 def channel_quality(
     *, actor: Actor, period: Period, choice: ChannelChoice | None = None, as_of: datetime | None = None
 ) -> ChannelReport:
-    """Per acquisition channel: contacts acquired in the period and what became of them to date."""
+    """Per acquisition channel: contacts acquired in the period and what became of them to date.
+
+    Two statements do the work: the contacts grouped by channel and month of acquisition with
+    conditional counts (customers; active and eligible per retention window, EXISTS probes of the
+    event index only for contacts old enough), and their orders joined per channel.
+    """
     actor.require(Permission.ANALYTICS_READ)
     choice = choice or ChannelChoice()
     moment = as_of or now()
     cohort = _cohort(period, choice)
-
-    new_by_month: dict[UUID | None, dict[date, int]] = defaultdict(dict)
-    for row in new_contacts_by_channel_month(cohort):
-        month = _local_date(row["month"]).replace(day=1)
-        bucket = new_by_month[row["channel_id"]]
-        bucket[month] = bucket.get(month, 0) + row["contacts"]
-
     figures: dict[str, Any] = {
-        "customers": Count("id", filter=stage_reached_q(CONVERTED_STAGE)),
-        "buyers": Count("id", filter=Q(id__in=buyer_ids())),
-        "repeat_buyers": Count("id", filter=Q(id__in=buyer_ids(min_orders=2))),
-        "orders": Coalesce(Sum(orders_of()), 0),
-        "revenue": Coalesce(Sum(revenue_of()), Decimal(0), output_field=MONEY),
+        "contacts": Count("id"),
+        "customers": Count("id", filter=stage_at_least_q(CONVERTED_STAGE)),
     }
     for days in RETENTION_DAYS:
         start, end = retention_window(days)
@@ -271,9 +287,20 @@ def channel_quality(
         )
         figures[f"eligible_{days}"] = Count("id", filter=eligible)
         figures[f"active_{days}"] = Count("id", filter=eligible & Q(active))
-    grouped: dict[UUID | None, dict[str, Any]] = {
-        row["channel_id"]: dict(row) for row in cohort.values("channel_id").annotate(**figures).order_by()
-    }
+    with reporting_reads():
+        grouped = list(by_channel_and_month(cohort).annotate(**figures))
+        purchases = purchase_totals_by(contacts=cohort, key="channel_id")
+        moved_back = _count_by_channel(moved_back_from(CONVERTED_STAGE, contacts=cohort))
+
+    new_by_month: dict[UUID | None, dict[date, int]] = defaultdict(dict)
+    counted: dict[UUID | None, dict[str, int]] = {}
+    for row in grouped:
+        channel_id = row["channel_id"]
+        month = _local_date(row["month"]).replace(day=1)
+        new_by_month[channel_id][month] = new_by_month[channel_id].get(month, 0) + row["contacts"]
+        sums = counted.setdefault(channel_id, defaultdict(int))
+        for name in figures:
+            sums[name] += row[name]
 
     channels = {c.id: c for c in report_channels()}
     wanted: list[UUID | None] = [c for c in channels if choice.channel_ids is None or c in choice.channel_ids]
@@ -285,27 +312,27 @@ def channel_quality(
     total = ChannelQuality(channel_id=None, name=_("All channels"), is_total=True)
     for channel_id in wanted:
         channel = channels.get(channel_id) if channel_id else None
-        counted = grouped.get(channel_id)
+        found = counted.get(channel_id)
         spent = any(key[0] == channel_id for key in entered)
-        if counted is None and (channel is None or not (channel.is_active or spent)):
+        if found is None and (channel is None or not (channel.is_active or spent)):
             continue  # no contacts without a channel, or an inactive channel with nothing in the period
         quality = ChannelQuality(
             channel_id=channel_id,
             name=channel.name if channel else _("No channel"),
             cost_unit=channel.cost_unit if channel else "",
         )
-        if counted is not None:
-            quality.new_contacts = sum(new_by_month[channel_id].values())
-            quality.customers = counted["customers"]
-            quality.buyers = counted["buyers"]
-            quality.repeat_buyers = counted["repeat_buyers"]
-            quality.orders = int(counted["orders"])
-            quality.revenue = Decimal(counted["revenue"])
+        if found is not None:
+            quality.new_contacts = found["contacts"]
+            quality.customers = found["customers"] + moved_back.get(channel_id, 0)
             quality.retention = {
-                d: Rate(counted[f"active_{d}"], counted[f"eligible_{d}"]) for d in RETENTION_DAYS
+                d: Rate(found[f"active_{d}"], found[f"eligible_{d}"]) for d in RETENTION_DAYS
             }
         else:
             quality.retention = {d: Rate(0, 0) for d in RETENTION_DAYS}
+        bought = purchases.get(channel_id)
+        if bought is not None:
+            quality.buyers, quality.repeat_buyers = bought.buyers, bought.repeat_buyers
+            quality.orders, quality.revenue = bought.orders, bought.revenue
         if channel is not None:
             quality.spend = _spend_for(
                 channel=channel, period=period, entered=entered, new_by_month=new_by_month.get(channel_id, {})
@@ -450,26 +477,15 @@ def lifecycle_funnel(*, actor: Actor, period: Period, choice: ChannelChoice | No
     actor.require(Permission.ANALYTICS_READ)
     choice = choice or ChannelChoice()
     cohort = _cohort(period, choice)
-    counts = {stage.value: Count("id", filter=stage_reached_q(stage)) for stage in STAGE_ORDER}
-    grouped: dict[UUID | None, dict[str, Any]] = {
-        row["channel_id"]: dict(row) for row in cohort.values("channel_id").annotate(**counts).order_by()
-    }
-
-    medians: dict[str, dict[Any, timedelta]] = {}
-    for previous, stage in itertools.pairwise(STAGE_ORDER):
-        reached_previous = (
-            Coalesce(stage_reached_at(previous), F("created_at"))
-            if previous == STAGE_ORDER[0]
-            else stage_reached_at(previous)
-        )
-        durations = cohort.annotate(
-            reached_previous=reached_previous, reached_this=stage_reached_at(stage)
-        ).annotate(
-            took=ExpressionWrapper(F("reached_this") - F("reached_previous"), output_field=DurationField())
-        )
-        by_channel = medians_by(durations, value="took", group="channel_id")
-        by_channel[ALL] = medians_by(durations, value="took").get(ALL)
-        medians[stage.value] = by_channel
+    counts = {stage.value: Count("id", filter=stage_at_least_q(stage)) for stage in STAGE_ORDER}
+    with reporting_reads():
+        grouped: dict[UUID | None, dict[str, Any]] = {
+            row["channel_id"]: dict(row) for row in cohort.values("channel_id").annotate(**counts).order_by()
+        }
+        for stage in STAGE_ORDER[1:]:
+            for channel_id, n in _count_by_channel(moved_back_from(stage, contacts=cohort)).items():
+                grouped[channel_id][stage.value] += n
+        medians = _stage_medians(cohort)
 
     channels = {c.id: c for c in report_channels()}
     rows = [
@@ -481,6 +497,25 @@ def lifecycle_funnel(*, actor: Actor, period: Period, choice: ChannelChoice | No
     totals = {stage.value: sum(row[stage.value] for row in grouped.values()) for stage in STAGE_ORDER}
     total = _funnel_row(ALL, _("All channels"), totals, medians, is_total=True)
     return FunnelReport(period=period, total=total, rows=rows)
+
+
+def _stage_medians(cohort: QuerySet[Contact]) -> dict[str, dict[Any, timedelta]]:
+    """Per stage after the first: the median time from reaching the stage before to reaching it, per
+    channel and over all (key ALL), among the contacts that reached it with a recorded time."""
+    medians: dict[str, dict[Any, timedelta]] = {}
+    for previous, stage in itertools.pairwise(STAGE_ORDER):
+        reached_previous: Any = stage_reached_at(previous)
+        if previous == STAGE_ORDER[0]:
+            reached_previous = Coalesce(reached_previous, F("created_at"))
+        durations = cohort.annotate(
+            reached_previous=reached_previous, reached_this=stage_reached_at(stage)
+        ).annotate(
+            took=ExpressionWrapper(F("reached_this") - F("reached_previous"), output_field=DurationField())
+        )
+        by_channel = medians_by(durations, value="took", group="channel_id")
+        by_channel[ALL] = medians_by(durations, value="took").get(ALL)
+        medians[stage.value] = by_channel
+    return medians
 
 
 def _funnel_row(
@@ -726,7 +761,8 @@ def spend_overview(*, actor: Actor, months: Sequence[date]) -> tuple[list[Channe
     span = Period(start=months[-1], end=month_after(months[0]) - DAY)
     entries = {(row.channel_id, row.month): row for row in channel_spend_list(actor=actor, since=span.start)}
     new_by_month: dict[UUID | None, dict[date, int]] = defaultdict(dict)
-    for row in new_contacts_by_channel_month(_cohort(span, ChannelChoice(include_no_channel=False))):
+    cohort = _cohort(span, ChannelChoice(include_no_channel=False))
+    for row in by_channel_and_month(cohort).annotate(contacts=Count("id")):
         month = _local_date(row["month"]).replace(day=1)
         new_by_month[row["channel_id"]][month] = (
             new_by_month[row["channel_id"]].get(month, 0) + row["contacts"]

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Count, DateTimeField, Expression, OuterRef, Q, QuerySet, Subquery
+from django.db.models import DateTimeField, Exists, Expression, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncMonth
 
 from siyu.contacts.models import STAGE_ORDER, Channel, Contact, Stage, StageChange
@@ -61,16 +61,21 @@ def contacts_acquired(
     return rows.order_by()
 
 
-def stage_reached_q(stage: Stage) -> Q:
-    """Contacts that have reached `stage` (see the module's definition), for filters and counts.
+def stage_at_least_q(stage: Stage) -> Q:
+    """Contacts whose current stage is `stage` or a later one."""
+    return Q(stage__in=stages_from(stage))
 
-    The history part is an uncorrelated `id IN (…)`, which PostgreSQL hashes once per query.
+
+def moved_back_from(stage: Stage, *, contacts: QuerySet[Contact]) -> QuerySet[Contact]:
+    """Of `contacts`, those whose current stage is earlier than `stage` although their history reached
+    it (moved back by hand): with `stage_at_least_q`, the contacts that have reached `stage`.
+
+    Kept apart so the database can answer it as one semi-join of the stage history instead of a
+    probe per contact; moved-back contacts are few.
     """
     later = stages_from(stage)
-    if len(later) == len(STAGE_ORDER):
-        return Q(pk__isnull=False)  # every contact is at least a visitor
-    history = StageChange.objects.filter(to_stage__in=later).order_by().values("contact_id")
-    return Q(stage__in=later) | Q(id__in=history)
+    history = StageChange.objects.filter(contact_id=OuterRef("pk"), to_stage__in=later)
+    return contacts.exclude(stage__in=later).filter(Exists(history))
 
 
 def stage_reached_at(stage: Stage, *, contact: Expression | OuterRef | None = None) -> Subquery:
@@ -79,11 +84,7 @@ def stage_reached_at(stage: Stage, *, contact: Expression | OuterRef | None = No
     return Subquery(moves.order_by("changed_at").values("changed_at")[:1], output_field=DateTimeField())
 
 
-def new_contacts_by_channel_month(contacts: QuerySet[Contact]) -> QuerySet[Any, Any]:
-    """(channel_id, month, contacts) rows for a set of contacts; months in the current time zone."""
-    return (
-        contacts.annotate(month=TruncMonth("created_at"))
-        .values("channel_id", "month")
-        .annotate(contacts=Count("id"))
-        .order_by("channel_id", "month")
-    )
+def by_channel_and_month(contacts: QuerySet[Contact]) -> QuerySet[Any, Any]:
+    """The contacts grouped by acquisition channel and month (in the current time zone): a values
+    queryset of `channel_id, month` for the caller to annotate with its counts."""
+    return contacts.annotate(month=TruncMonth("created_at")).values("channel_id", "month").order_by()

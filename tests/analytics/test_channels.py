@@ -5,7 +5,9 @@ from decimal import Decimal
 
 from siyu.analytics.periods import period_last
 from siyu.analytics.selectors import ChannelChoice, channel_quality
-from tests.analytics.rows import NOW
+from siyu.contacts.models import Stage
+from tests.analytics import rows
+from tests.analytics.rows import NOW, days_ago
 
 PERIOD = period_last(180, on=date(2026, 6, 30))  # 2 January – 30 June 2026
 
@@ -68,3 +70,16 @@ def test_side_by_side_choice_keeps_the_chosen_channels(world, admin_actor):
     report = channel_quality(actor=admin_actor, period=PERIOD, choice=choice, as_of=NOW)
     assert [(row.name, row.new_contacts) for row in report.rows] == [("公众号", 3), ("门店", 1)]
     assert report.total.new_contacts == 4
+
+
+def test_a_customer_moved_back_by_hand_still_counts_as_converted(workspace, admin_actor):
+    channel = rows.channel("门店")
+    rows.contact(
+        created_at=days_ago(50),
+        channel=channel,
+        history=[(Stage.CUSTOMER, days_ago(40)), (Stage.FRIEND, days_ago(30))],
+    )
+    rows.contact(created_at=days_ago(50), channel=channel, history=[(Stage.FRIEND, days_ago(40))])
+    rows.contact(created_at=days_ago(50), channel=channel, stage=Stage.MEMBER)  # no history beyond creation
+    report = channel_quality(actor=admin_actor, period=PERIOD, as_of=NOW)
+    assert [(row.name, row.new_contacts, row.customers) for row in report.rows] == [("门店", 3, 2)]

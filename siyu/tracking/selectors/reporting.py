@@ -10,11 +10,13 @@ Definitions (docs/analytics.md):
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.db import connection
 from django.db.models import (
     Count,
     DecimalField,
@@ -29,9 +31,12 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
+from siyu.core.db import prepared
+from siyu.core.tenancy import active_workspace_id
 from siyu.tracking.models import Content, ContentViewer, Event, Purchase
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
+CENT = Decimal("0.01")
 
 
 def event_in_window(*, contact_id: Any, start: Any, end: Any) -> Exists:
@@ -39,43 +44,57 @@ def event_in_window(*, contact_id: Any, start: Any, end: Any) -> Exists:
     return Exists(Event.objects.filter(contact_id=contact_id, timestamp__gte=start, timestamp__lt=end))
 
 
-def buyer_ids(*, min_orders: int = 1) -> QuerySet[Purchase, Any]:
-    """Ids of contacts with at least `min_orders` orders, for `id IN (…)` (hashed once per query)."""
-    rows = Purchase.objects.order_by()
-    if min_orders <= 1:
-        return rows.values("contact_id")
-    return (
-        rows.values("contact_id")
-        .annotate(orders=Count("id"))
-        .filter(orders__gte=min_orders)
-        .values("contact_id")
+@dataclass(frozen=True)
+class PurchaseTotals:
+    buyers: int  # contacts with at least one order
+    repeat_buyers: int  # contacts with at least two
+    orders: int
+    revenue: Decimal
+
+
+def purchase_totals_by(*, contacts: QuerySet[Any, Any], key: str) -> dict[Any, PurchaseTotals]:
+    """Orders and revenue to date of a set of contacts, added up per value of the contacts' `key`
+    column (e.g. "channel_id"); a key with no buyers is absent.
+
+    One statement: the contacts (as the caller's queryset compiles) joined to their purchases on the
+    `(workspace, contact_id, placed_at)` index, counted per contact, then per key — a hash or merge
+    join in the database, whatever the number of contacts.
+    """
+    if not key.isidentifier():
+        raise ValueError(f"Not a column name: {key!r}")
+    field = contacts.model._meta.get_field(key)
+    inner, params = contacts.values("id", key).query.sql_with_params()
+    quote = connection.ops.quote_name
+    column = quote(key)
+    # The inner query is the ORM's own compilation with its parameters; the names are quoted identifiers.
+    sql = (
+        "SELECT per_contact.group_key, COUNT(*), "  # noqa: S608
+        "SUM(CASE WHEN per_contact.orders >= 2 THEN 1 ELSE 0 END), "
+        "SUM(per_contact.orders), SUM(per_contact.revenue) "
+        f"FROM (SELECT c.{column} AS group_key, COUNT(*) AS orders, SUM(p.amount) AS revenue "
+        f"FROM ({inner}) c JOIN {quote(Purchase._meta.db_table)} p "
+        "ON p.workspace_id = %s AND p.contact_id = c.id "
+        f"GROUP BY c.id, c.{column}) per_contact "
+        "GROUP BY per_contact.group_key"
     )
+    workspace = prepared(Purchase, "workspace_id", active_workspace_id())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, workspace])
+        rows = cursor.fetchall()
+    return {
+        field.to_python(group): PurchaseTotals(
+            buyers=int(buyers),
+            repeat_buyers=int(repeat or 0),
+            orders=int(orders or 0),
+            revenue=_money(revenue),
+        )
+        for group, buyers, repeat, orders, revenue in rows
+    }
 
 
-def orders_of(*, contact_id: Any = None) -> Subquery:
-    """The number of orders of the contact (the outer row's pk by default)."""
-    rows = Purchase.objects.filter(contact_id=contact_id or OuterRef("pk")).order_by()
-    return Subquery(
-        rows.values("contact_id").annotate(n=Count("id")).values("n")[:1], output_field=IntegerField()
-    )
-
-
-def revenue_of(*, contact_id: Any = None) -> Subquery:
-    """The total amount of the contact's orders (the outer row's pk by default)."""
-    rows = Purchase.objects.filter(contact_id=contact_id or OuterRef("pk")).order_by()
-    return Subquery(
-        rows.values("contact_id").annotate(total=Sum("amount")).values("total")[:1], output_field=MONEY
-    )
-
-
-def purchase_totals(*, contact_ids: QuerySet[Any, Any]) -> dict[str, Any]:
-    """Orders, revenue and buyers of a set of contacts (a values queryset of ids), in one aggregate."""
-    row = Purchase.objects.filter(contact_id__in=contact_ids).aggregate(
-        orders=Count("id"),
-        revenue=Coalesce(Sum("amount"), Value(Decimal(0)), output_field=MONEY),
-        buyers=Count("contact_id", distinct=True),
-    )
-    return {"orders": int(row["orders"]), "revenue": Decimal(row["revenue"]), "buyers": int(row["buyers"])}
+def _money(value: object) -> Decimal:
+    """A database sum as yuan: SQLite sums decimals as floats, so round through their text."""
+    return Decimal(str(value if value is not None else 0)).quantize(CENT)
 
 
 # Content joined to orders ----------------------------------------------------------------------------
