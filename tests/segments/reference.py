@@ -131,9 +131,9 @@ class Reference:
         rows = Event.objects.filter(contact_id__isnull=False).values_list(
             "contact_id", "type", "name", "properties", "timestamp"
         )
-        for contact_id, kind, name, properties, moment in rows:
-            if contact_id in self.people:
-                self.people[contact_id].events.append((kind, name, properties, moment))
+        for event_contact_id, kind, name, properties, moment in rows:
+            if event_contact_id in self.people:
+                self.people[event_contact_id].events.append((kind, name, properties, moment))
         for row in ContactActivity.objects.all():
             person = self.people.get(row.contact_id)
             if person is not None:
@@ -235,9 +235,10 @@ class Reference:
                 case "number":
                     if not is_number(raw):
                         return op == "neq"
+                    number = float(raw)  # type: ignore[arg-type]  # is_number checked it
                     if op == "between":
-                        return float(value[0]) <= float(raw) <= float(value[1])
-                    return holds(op, float(raw), float(value))
+                        return float(value[0]) <= number <= float(value[1])
+                    return holds(op, number, float(value))
                 case "boolean":
                     return raw is (op == "is_true")
                 case "multi":
@@ -275,16 +276,15 @@ class Reference:
 
     @staticmethod
     def text(op: str, raw: str | None, value: Any) -> bool:
-        positive = {
-            "eq": lambda: raw == value,
-            "neq": lambda: raw == value,
-            "in": lambda: raw in value,
-            "not_in": lambda: raw in value,
-            "contains": lambda: raw is not None and fold(value) in fold(raw),
-            "not_contains": lambda: raw is not None and fold(value) in fold(raw),
-            "starts_with": lambda: raw is not None and fold(raw).startswith(fold(value)),
-        }[op]()
-        return not positive if op in ("neq", "not_in", "not_contains") else bool(positive)
+        if op in ("eq", "neq"):
+            positive = raw == value
+        elif op in ("in", "not_in"):
+            positive = raw in value
+        elif op in ("contains", "not_contains"):
+            positive = raw is not None and fold(value) in fold(raw)
+        else:  # starts_with
+            positive = raw is not None and fold(raw).startswith(fold(value))
+        return not positive if op in ("neq", "not_in", "not_contains") else positive
 
     @staticmethod
     def day(op: str, raw: Any, value: Any, today: date, *, as_text: bool) -> bool:
@@ -320,7 +320,7 @@ class Reference:
         def equals(item: Any) -> bool:
             if isinstance(item, str):
                 return isinstance(raw, str) and raw == item
-            return is_number(raw) and float(raw) == float(item)
+            return is_number(raw) and float(raw) == float(item)  # type: ignore[arg-type]
 
         match op:
             case "eq":
@@ -333,7 +333,7 @@ class Reference:
                 return not any(equals(item) for item in value)
             case "contains":
                 return isinstance(raw, str) and fold(value) in fold(raw)
-        return is_number(raw) and holds(op, float(raw), float(value))
+        return is_number(raw) and holds(op, float(raw), float(value))  # type: ignore[arg-type]
 
     def event(self, condition: EventCondition, person: Person, now: datetime) -> bool:
         window = condition.window
@@ -355,13 +355,13 @@ class Reference:
             moment = min(m for _p, m in chosen) if aggregate == "first" else max(m for _p, m in chosen)
             match op:
                 case "before":
-                    return moment < value
+                    return bool(moment < value)
                 case "after":
-                    return moment >= value
+                    return bool(moment >= value)
                 case "within_last_days":
-                    return moment > now - value * DAY
+                    return bool(moment > now - value * DAY)
                 case "more_than_days_ago":
-                    return moment <= now - value * DAY
+                    return bool(moment <= now - value * DAY)
             raise AssertionError(op)
         numbers = [float(p[condition.prop]) for p, _m in chosen if is_number(p.get(condition.prop))]
         target = (float(value[0]), float(value[1])) if op == "between" else float(value)

@@ -19,6 +19,7 @@ from siyu.contacts.services.channels import channel_create
 from siyu.contacts.services.contacts import contact_create, contact_update
 from siyu.contacts.services.tags import contact_tags_add, tag_create, tag_group_create
 from siyu.core.tenancy import workspace_scope
+from siyu.segments.models import Segment
 from siyu.segments.rules.spec import RULES_VERSION
 from siyu.segments.selectors.catalog import team_subtrees
 from siyu.segments.selectors.rfm import rfm_cuts
@@ -305,7 +306,7 @@ def _scenario(
     source: Any,
 ) -> None:
     now = datetime.now(UTC)
-    segments = []
+    segments: list[Segment] = []
     created: list[tuple[Any, dict[str, Any]]] = []
     for index, document in enumerate(documents):
         if index == 1:  # the second segment is built on the first
