@@ -35,6 +35,7 @@ from siyu.analytics.selectors import (
     spend_overview,
 )
 from siyu.analytics.services import SPEND_PERMISSION, channel_spend_delete, channel_spend_set
+from siyu.analytics.templatetags.analytics_format import yuan
 from siyu.contacts.models import Channel
 from siyu.contacts.reporting import report_channels
 from siyu.core.errors import DomainError, NotFound, ValidationError
@@ -395,8 +396,12 @@ def spend(request: Request) -> HttpResponse:
         else:
             messages.success(
                 request,
-                _("Spend for %(channel)s in %(month)s saved: ¥%(amount)s.")
-                % {"channel": entry.channel.name, "month": f"{entry.month:%Y-%m}", "amount": entry.amount},
+                _("Spend for %(channel)s in %(month)s saved: %(amount)s.")
+                % {
+                    "channel": entry.channel.name,
+                    "month": f"{entry.month:%Y-%m}",
+                    "amount": yuan(entry.amount),
+                },
             )
             return HttpResponseRedirect(reverse("analytics:spend"))
     return _spend_render(request, form=form, status=422)

@@ -32,6 +32,14 @@ def yuan(value: Decimal | int | float | None) -> str:
 
 
 @register.filter
+def yuan_whole(value: Decimal | int | float | None) -> str:
+    """Yuan rounded to the whole yuan, for headline figures: ¥153,187."""
+    if value is None:
+        return DASH
+    return f"¥{intcomma(f'{Decimal(value):.0f}')}"
+
+
+@register.filter
 def times(value: Decimal | None) -> str:
     """A ratio such as ROI: 2.35×."""
     return DASH if value is None else f"{value:.2f}×"

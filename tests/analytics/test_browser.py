@@ -1,0 +1,96 @@
+"""In a real browser: a marketer compares channels, switches the compared figure, enters a month's
+spend and sees it in the channel table; the cohort heat map and the funnel draw; no script errors."""
+
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from siyu.analytics.models import ChannelSpend
+from siyu.core.tenancy import workspace_scope
+from siyu.tenancy.roles import Role
+from tests.analytics import rows
+from tests.analytics.rows import days_ago
+from tests.factories import MemberFactory, UserFactory, WorkspaceFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.urls("tests.analytics.urls"),
+    pytest.mark.usefixtures("frozen"),
+]
+PASSWORD = "correct-horse-battery"
+
+
+def log_in(browser: Browser, base_url: str, username: str, *, width: int = 1366) -> tuple[Page, list[str]]:
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.context.add_cookies([{"name": "django_language", "value": "en", "url": base_url}])
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/$"))
+    return page, errors
+
+
+def test_a_marketer_compares_channels_and_enters_spend(browser, live_server):
+    workspace = WorkspaceFactory(name="花漾美妆", slug="huayang")
+    with workspace_scope(workspace.id):
+        MemberFactory(role=Role.MARKETING, user=UserFactory(username="marketer"), display_name="市场部小李")
+        ad, store = rows.channel("公众号"), rows.channel("门店")
+        site = rows.source()
+        for n in range(3):
+            who = rows.contact(created_at=days_ago(60 + n), channel=ad)
+            rows.event(who, days_ago(45 + n), via=site)
+            rows.purchase(who, days_ago(40), "200.00")
+        rows.contact(created_at=days_ago(50), channel=store)
+
+    page, errors = log_in(browser, live_server.url, "marketer")
+    page.goto(f"{live_server.url}/analytics/channels/?preset=90")
+    chart = page.locator('[data-chart="compare"]')
+    expect(chart.locator("svg")).to_have_count(1)
+    expect(chart.get_by_text("公众号")).to_be_visible()
+    page.select_option("#compare-metric", "revenue")
+    expect(chart.get_by_text("¥600.00").first).to_be_visible()
+    table = page.locator("#channel-table tbody tr", has_text="公众号")
+    expect(table).to_contain_text("100.0%")  # 30-day retention: all three were back on day 15–17
+
+    page.goto(f"{live_server.url}/analytics/spend/")
+    page.select_option("select[name=channel]", label="公众号")
+    page.fill("input[name=month]", "2026-05")
+    page.fill("input[name=amount]", "1200")
+    page.click("#spend-form button[type=submit]")
+    expect(page.locator(".alert-success")).to_contain_text("¥1,200.00")
+    with workspace_scope(workspace.id):
+        assert ChannelSpend.objects.get().amount == Decimal("1200.00")
+        assert ChannelSpend.objects.get().month == date(2026, 5, 1)
+
+    page.goto(f"{live_server.url}/analytics/channels/?preset=90")
+    expect(page.locator("#channel-table tbody tr", has_text="公众号")).to_contain_text("¥1,200.00")
+
+    page.goto(f"{live_server.url}/analytics/cohorts/?preset=90&grain=week")
+    expect(page.locator('[data-chart="cohorts"] svg')).to_have_count(1)
+    page.goto(f"{live_server.url}/analytics/funnel/?preset=90")
+    expect(page.locator('[data-chart="funnel"] svg')).to_have_count(1)
+    page.close()
+    assert errors == []
+
+
+def test_the_pages_fit_a_phone(browser, live_server):
+    workspace = WorkspaceFactory(name="花漾美妆", slug="huayang")
+    with workspace_scope(workspace.id):
+        MemberFactory(role=Role.ADMIN, user=UserFactory(username="boss"), display_name="老板")
+        rows.contact(created_at=days_ago(20), channel=rows.channel("公众号"))
+    page, errors = log_in(browser, live_server.url, "boss", width=390)
+    for name in ("channels", "cohorts", "funnel", "content", "spend"):
+        page.goto(f"{live_server.url}/analytics/{name}/")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, name
+    page.close()
+    assert errors == []
