@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.slow
-STARTUP_SECONDS = 45
+STARTUP_SECONDS = 120  # migrating a fresh database first; generous for a loaded CI machine
 
 
 def _free_port() -> int:
