@@ -1,6 +1,9 @@
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -13,6 +16,88 @@ from siyu.tenancy.models import Member, Workspace
 from siyu.tenancy.roles import Role
 from siyu.tenancy.selectors import actor_for_member
 from tests.factories import MemberFactory, WorkspaceFactory
+
+LIVE_MODULE = "tests.tracking.live"
+# Under xdist (`make test` runs `pytest -n auto --dist loadgroup`: each worker takes the next test when
+# it runs short) the longest tests start first, then the other `slow` and `browser` ones, so that no
+# worker is left finishing a long test alone at the end. The rest keep their order. Mark a new test that
+# takes more than a few seconds `slow`; list it here when it takes minutes.
+LONGEST_FIRST = (
+    "tests/web/test_demo.py",
+    "tests/tracking/test_processor_faults.py",
+    "tests/segments/test_equivalence.py",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Commits need not wait for the disk in tests (flushes of transactional tests, migrations, the live
+    # servers' writes): a crash of the PostgreSQL server, not of a test, is all this gives up.
+    if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        os.environ.setdefault("PGOPTIONS", "-c synchronous_commit=off")
+
+
+def _start_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    if path in LONGEST_FIRST:
+        return LONGEST_FIRST.index(path)
+    if item.get_closest_marker("slow"):
+        return len(LONGEST_FIRST)
+    if item.get_closest_marker("browser"):
+        return len(LONGEST_FIRST) + 1
+    return len(LONGEST_FIRST) + 2
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if hasattr(config, "workerinput"):  # an xdist worker; every worker sorts alike
+        items.sort(key=_start_rank)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    live = sys.modules.get(LIVE_MODULE)
+    if live is not None:
+        live.cleanup()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """pytest-django's test database (per xdist worker: `<name>_gw0`, …), and, when this session has
+    live tests, a copy of it taken before any test writes, from which their servers' databases are made
+    instead of migrating one more database."""
+    from django.db import connection
+
+    if LIVE_MODULE in sys.modules and _is_test_database(connection):
+        from tests.tracking.live import keep_pristine
+
+        with django_db_blocker.unblock():
+            keep_pristine(connection)
+
+
+def _is_test_database(connection: Any) -> bool:
+    """Whether pytest-django has set up the test database (it does not when no collected test uses one)."""
+    name = connection.settings_dict["NAME"]
+    if connection.vendor == "sqlite" and connection.creation.is_in_memory_db(name):
+        return True
+    return bool(name == connection.creation._get_test_db_name())
+
+
+_uses_live: dict[str, bool] = {}
+
+
+def _module_uses_live(module: ModuleType) -> bool:
+    if module.__name__ not in _uses_live:
+        _uses_live[module.__name__] = any(
+            getattr(value, "__module__", None) == LIVE_MODULE for value in vars(module).values()
+        )
+    return _uses_live[module.__name__]
+
+
+@pytest.fixture(autouse=True)
+def _live_databases_from_the_test_database(request: pytest.FixtureRequest) -> None:
+    """A test that spawns live servers sets up the test database first, so that their template is a
+    copy of it rather than a second migration (see `django_db_setup`)."""
+    module = getattr(request, "module", None)
+    if module is not None and _module_uses_live(module):
+        request.getfixturevalue("django_db_setup")
 
 
 @pytest.fixture(autouse=True)

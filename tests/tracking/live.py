@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,34 +52,87 @@ def _database_url(session_url: str, name: str) -> str:
     return urlsplit(session_url)._replace(path=f"/{name}").geturl()
 
 
-# One migrated database with the `live` workspace per test session, copied for each test: migrating
-# from scratch costs more than the rest of a test.
+# One migrated database with the `live` workspace per test process, copied for each test: migrating
+# from scratch costs more than the rest of a test. When the process has set up pytest-django's test
+# database, `keep_pristine` has already copied it, freshly migrated, and that copy becomes the template;
+# otherwise the template is migrated here. Every process (each xdist worker) has templates of its own.
 _templates: dict[str, str] = {}
+_pristine: dict[str, str] = {}
+_cleanups: list[Callable[[], None]] = []
 
 
-def _template(session_url: str) -> str:
-    if session_url in _templates:
-        return _templates[session_url]
+def _session_url() -> str:
+    """The test session's database kind: its PostgreSQL URL, or "sqlite"."""
+    session_url = os.environ.get("DATABASE_URL", "")
+    return session_url if _is_postgres(session_url) else "sqlite"
+
+
+def _new_location(session_url: str) -> str:
+    """An empty place for a template: a PostgreSQL database name, or a SQLite file path."""
     if _is_postgres(session_url):
-        name = f"siyu_live_template_{os.getpid()}"
+        name = f"siyu_live_template_{os.getpid()}_{secrets.token_hex(3)}"
         admin = _admin_url(session_url)
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
 
         def drop() -> None:
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-        atexit.register(drop)
-        url, location = _database_url(session_url, name), name
+        _cleanups.append(drop)
+        return name
+    folder = Path(tempfile.mkdtemp(prefix="siyu-live-template-"))
+    _cleanups.append(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return str(folder / "template.sqlite3")
+
+
+def _url(session_url: str, location: str) -> str:
+    return _database_url(session_url, location) if _is_postgres(session_url) else f"sqlite:///{location}"
+
+
+def keep_pristine(connection: Any) -> None:
+    """Copy the test session's just-migrated database (Django `connection`, not yet used by any test)
+    for the live templates. On PostgreSQL this closes the connection: a database being copied must
+    have no other sessions; Django reconnects on its next query."""
+    session_url = _session_url()
+    if session_url in _templates or session_url in _pristine:
+        return
+    location = _new_location(session_url)
+    if _is_postgres(session_url):
+        source = connection.settings_dict["NAME"]
+        connection.close()
+        with psycopg.connect(_admin_url(session_url), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{location}" TEMPLATE "{source}"')
     else:
-        folder = Path(tempfile.mkdtemp(prefix="siyu-live-template-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        location = str(folder / "template.sqlite3")
-        url = f"sqlite:///{location}"
-    builder = LiveSiyu(database_url=url, folder=Path(tempfile.gettempdir()))
-    builder.siyu("migrate", "--no-input", "-v", "0")
+        connection.ensure_connection()
+        with contextlib.closing(sqlite3.connect(location)) as copy:
+            connection.connection.backup(copy)
+    _pristine[session_url] = location
+
+
+def cleanup() -> None:
+    """Drop the templates this process made (also run at exit); the scratch copies drop themselves."""
+    while _cleanups:
+        with contextlib.suppress(Exception):
+            _cleanups.pop()()
+    _templates.clear()
+    _pristine.clear()
+
+
+atexit.register(cleanup)
+
+
+def _template(session_url: str) -> str:
+    if session_url in _templates:
+        return _templates[session_url]
+    location = _pristine.pop(session_url, None)
+    builder = LiveSiyu(database_url="", folder=Path(tempfile.gettempdir()))
+    if location is None:
+        location = _new_location(session_url)
+        if _is_postgres(session_url):
+            with psycopg.connect(_admin_url(session_url), autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{location}"')
+        builder.database_url = _url(session_url, location)
+        builder.siyu("migrate", "--no-input", "-v", "0")
+    builder.database_url = _url(session_url, location)
     builder.siyu(
         "createworkspace", "Live", "--slug", WORKSPACE, "--owner", "live-owner", "--password", OWNER_PASSWORD
     )
@@ -94,9 +147,7 @@ def _template(session_url: str) -> str:
 def scratch_database(folder: Path) -> Iterator[str]:
     """A migrated database with the `live` workspace for the spawned processes, of the test
     session's own kind: a SQLite file in `folder`, or a scratch PostgreSQL database dropped after."""
-    session_url = os.environ.get("DATABASE_URL", "")
-    if not _is_postgres(session_url):
-        session_url = "sqlite"
+    session_url = _session_url()
     template = _template(session_url)
     if session_url == "sqlite":
         shutil.copyfile(template, folder / "live.sqlite3")
