@@ -95,7 +95,7 @@ def _wait_until_serving(process: subprocess.Popen[bytes], port: int, log: Path) 
         assert process.poll() is None, log.read_text()
         if _status(port, "/login/") in (200, 302):
             children = _children(process.pid)
-            if len(children) == 3:
+            if len(children) == 4:  # web, event processor, segment clock, task worker
                 return children
         time.sleep(0.25)
     raise AssertionError(f"siyu serve did not answer on /login/ in {STARTUP_SECONDS} s:\n{log.read_text()}")
@@ -110,6 +110,7 @@ def test_serve_migrates_serves_and_stops_web_and_worker_on_ctrl_c(serve) -> None
     assert sum("uvicorn siyu.asgi:application" in c for c in commands) == 1
     assert sum("db_worker" in c for c in commands) == 1
     assert sum("process_events" in c for c in commands) == 1
+    assert sum("segments_clock" in c for c in commands) == 1
     # serve announces the URL once its own probe gets an answer, which may be just after ours.
     deadline = time.monotonic() + 10
     while f"http://127.0.0.1:{port}/" not in log.read_text() and time.monotonic() < deadline:
@@ -124,7 +125,7 @@ def test_serve_migrates_serves_and_stops_web_and_worker_on_ctrl_c(serve) -> None
     assert _status(port, "/login/") is None
 
 
-@pytest.mark.parametrize("child", ["db_worker", "process_events"])
+@pytest.mark.parametrize("child", ["db_worker", "process_events", "segments_clock"])
 def test_serve_stops_the_web_server_when_a_worker_dies(serve, child) -> None:
     process, port, log = serve
     children = _wait_until_serving(process, port, log)
