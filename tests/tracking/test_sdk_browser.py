@@ -371,8 +371,14 @@ def test_a_failed_batch_is_retried_with_the_same_message_ids(page, collector):
     wait_until(page, lambda: len(collector.batches()) >= 2, what="the retry")
     first, second = collector.batches()[:2]
     assert (first.status, second.status) == (500, 200)
-    assert [m["messageId"] for m in second.messages] == [m["messageId"] for m in first.messages]
-    assert [m.get("event") for m in second.messages] == [m.get("event") for m in first.messages]
+    # The retry resends the failed batch with the same ids (on a busy machine the page view may have
+    # gone alone first, and the retry then also carries the later track call).
+    failed = [m["messageId"] for m in first.messages]
+    assert [m["messageId"] for m in second.messages][: len(failed)] == failed
+    assert [m.get("event") for m in second.messages][: len(failed)] == [
+        m.get("event") for m in first.messages
+    ]
+    assert "Coupon Claimed" in [m.get("event") for m in first.messages + second.messages]
     assert second.at - first.at >= 0.4  # after a back-off, not at once
     assert second.body["sentAt"] >= first.body["sentAt"]
     wait_until(page, lambda: stored_queue(page) == [], what="the queue to empty")
