@@ -18,7 +18,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.db import connection, transaction
-from django.db.models import Count, DurationField, ExpressionWrapper, F, OuterRef, Q, QuerySet
+from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -33,7 +33,9 @@ from siyu.contacts.reporting import (
     contacts_acquired,
     moved_back_from,
     report_channels,
+    seen_since_q,
     stage_at_least_q,
+    stage_history,
     stage_reached_at,
 )
 from siyu.core.errors import NotFound
@@ -257,6 +259,21 @@ def _count_by_channel(contacts: QuerySet[Contact]) -> dict[UUID | None, int]:
     }
 
 
+def _active_by_channel(cohort: QuerySet[Contact], *, days: int, moment: datetime) -> dict[UUID | None, int]:
+    """Per channel, the contacts old enough for the N-day window with an event in it.
+
+    The window test is an EXISTS in the WHERE clause: the database runs it as a semi-join (in
+    parallel workers where it can), after the cheap `last_seen_at` bound has set aside contacts
+    that were never seen that late.
+    """
+    start, end = retention_window(days)
+    window = event_in_window(
+        contact_id=OuterRef("pk"), start=OuterRef("created_at") + start, end=OuterRef("created_at") + end
+    )
+    old_enough = cohort.filter(created_at__lte=moment - end).filter(seen_since_q(start))
+    return _count_by_channel(old_enough.filter(window))
+
+
 def retention_window(days: int) -> tuple[timedelta, timedelta]:
     """The N-day window: days N-29 … N after acquisition (day 0 is the first 24 hours), half-open."""
     return (days - RETENTION_WINDOW_DAYS + 1) * DAY, (days + 1) * DAY
@@ -280,15 +297,12 @@ def channel_quality(
         "customers": Count("id", filter=stage_at_least_q(CONVERTED_STAGE)),
     }
     for days in RETENTION_DAYS:
-        start, end = retention_window(days)
-        eligible = Q(created_at__lte=moment - end)
-        active = event_in_window(
-            contact_id=OuterRef("pk"), start=OuterRef("created_at") + start, end=OuterRef("created_at") + end
+        figures[f"eligible_{days}"] = Count(
+            "id", filter=Q(created_at__lte=moment - retention_window(days)[1])
         )
-        figures[f"eligible_{days}"] = Count("id", filter=eligible)
-        figures[f"active_{days}"] = Count("id", filter=eligible & Q(active))
     with reporting_reads():
         grouped = list(by_channel_and_month(cohort).annotate(**figures))
+        active = {days: _active_by_channel(cohort, days=days, moment=moment) for days in RETENTION_DAYS}
         purchases = purchase_totals_by(contacts=cohort, key="channel_id")
         moved_back = _count_by_channel(moved_back_from(CONVERTED_STAGE, contacts=cohort))
 
@@ -301,6 +315,9 @@ def channel_quality(
         sums = counted.setdefault(channel_id, defaultdict(int))
         for name in figures:
             sums[name] += row[name]
+    for days, by_channel in active.items():
+        for channel_id, n in by_channel.items():
+            counted[channel_id][f"active_{days}"] = n
 
     channels = {c.id: c for c in report_channels()}
     wanted: list[UUID | None] = [c for c in channels if choice.channel_ids is None or c in choice.channel_ids]
@@ -410,34 +427,45 @@ def cohort_retention(
     columns = max(1, min(COHORT_COLUMNS, elapsed))
     extra = {"contact_ids": segment_member_ids(segment=segment)} if segment is not None else {}
     cohort = _cohort(period, choice, **extra)
+    trunc = TruncWeek("created_at") if grain == "week" else TruncMonth("created_at")
     figures: dict[str, Any] = {"size": Count("id")}
     for k in range(columns):
-        eligible = Q(created_at__lte=moment - (k + 1) * length)
-        active = event_in_window(
-            contact_id=OuterRef("pk"),
-            start=OuterRef("created_at") + k * length,
-            end=OuterRef("created_at") + (k + 1) * length,
+        figures[f"eligible_{k}"] = Count("id", filter=Q(created_at__lte=moment - (k + 1) * length))
+    counts: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    with reporting_reads():
+        for values in cohort.annotate(cohort=trunc).values("cohort").annotate(**figures).order_by():
+            # Two UTC offsets of one local day (a time-zone change) fall in the same cohort.
+            row: dict[str, Any] = dict(values)
+            bucket = counts[_local_date(row["cohort"])]
+            for name in figures:
+                bucket[name] += int(row[name])
+        for k in range(columns):
+            # One semi-join per period k: the contacts whose period k is over with an event in it.
+            window = event_in_window(
+                contact_id=OuterRef("pk"),
+                start=OuterRef("created_at") + k * length,
+                end=OuterRef("created_at") + (k + 1) * length,
+            )
+            old_enough = cohort.filter(created_at__lte=moment - (k + 1) * length).filter(
+                seen_since_q(k * length)
+            )
+            for active in (
+                old_enough.filter(window)
+                .annotate(cohort=trunc)
+                .values("cohort")
+                .annotate(n=Count("id"))
+                .order_by()
+            ):
+                counts[_local_date(active["cohort"])][f"active_{k}"] += active["n"]
+    rows = [
+        CohortRow(
+            start=start,
+            size=figures_of["size"],
+            cells=[Rate(figures_of[f"active_{k}"], figures_of[f"eligible_{k}"]) for k in range(columns)],
         )
-        figures[f"eligible_{k}"] = Count("id", filter=eligible)
-        figures[f"active_{k}"] = Count("id", filter=eligible & Q(active))
-    trunc = TruncWeek("created_at") if grain == "week" else TruncMonth("created_at")
-    grouped = cohort.annotate(cohort=trunc).values("cohort").annotate(**figures).order_by("cohort")
-    rows: dict[date, CohortRow] = {}
-    for values in grouped:
-        row: dict[str, Any] = dict(values)
-        start = _local_date(row["cohort"])
-        cells = [Rate(row[f"active_{k}"], row[f"eligible_{k}"]) for k in range(columns)]
-        if start in rows:  # the same local day from two UTC offsets (a time-zone change): merge
-            before = rows[start]
-            cells = [
-                Rate(a.count + b.count, a.base + b.base) for a, b in zip(before.cells, cells, strict=True)
-            ]
-            rows[start] = CohortRow(start=start, size=before.size + row["size"], cells=cells)
-        else:
-            rows[start] = CohortRow(start=start, size=row["size"], cells=cells)
-    return CohortReport(
-        period=period, grain=grain, as_of=moment, columns=columns, rows=list(rows.values()), segment=segment
-    )
+        for start, figures_of in sorted(counts.items())
+    ]
+    return CohortReport(period=period, grain=grain, as_of=moment, columns=columns, rows=rows, segment=segment)
 
 
 # Lifecycle funnel -----------------------------------------------------------------------------------------
@@ -507,14 +535,15 @@ def _stage_medians(cohort: QuerySet[Contact]) -> dict[str, dict[Any, timedelta]]
         reached_previous: Any = stage_reached_at(previous)
         if previous == STAGE_ORDER[0]:
             reached_previous = Coalesce(reached_previous, F("created_at"))
-        durations = cohort.annotate(
+        # Only contacts that reached the stage have a time for it: the current stage answers for
+        # most, a probe of the history only for those below it (moved back by hand).
+        reached = cohort.filter(stage_at_least_q(stage) | Q(Exists(stage_history(stage))))
+        durations = reached.annotate(
             reached_previous=reached_previous, reached_this=stage_reached_at(stage)
         ).annotate(
             took=ExpressionWrapper(F("reached_this") - F("reached_previous"), output_field=DurationField())
         )
-        by_channel = medians_by(durations, value="took", group="channel_id")
-        by_channel[ALL] = medians_by(durations, value="took").get(ALL)
-        medians[stage.value] = by_channel
+        medians[stage.value] = medians_by(durations, value="took", group="channel_id")
     return medians
 
 

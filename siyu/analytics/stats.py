@@ -11,7 +11,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Count, F, QuerySet, Window
+from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 ALL = "__all__"  # the key of the single group when medians are not grouped
@@ -41,24 +41,36 @@ def ratio(numerator: Decimal | int | None, denominator: Decimal | int | None) ->
     return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def medians_by(queryset: QuerySet[Any, Any], *, value: str, group: str | None = None) -> dict[Any, Any]:
-    """The median of `value` per distinct `group` (or over all rows, keyed ALL), NULL values left out.
+def _middle(rank: str, size: str) -> Q:
+    """The one or two middle rows: ranks (n+1)//2 and (n+2)//2 of n."""
+    return Q(**{f"{rank}__gte": (F(size) + 1) / 2, f"{rank}__lte": (F(size) + 2) / 2})
 
-    With an even number of rows the median is the mean of the two middle values. Values may be
-    numbers or durations (timedelta).
+
+def medians_by(queryset: QuerySet[Any, Any], *, value: str, group: str | None = None) -> dict[Any, Any]:
+    """The median of `value` over all rows (key ALL) and, with `group`, per distinct value of it;
+    rows whose value is NULL are left out.
+
+    One statement: row numbers and sizes over all rows and per group (window functions), keeping
+    the rows in the middle of either. With an even number of rows the median is the mean of the two
+    middle values. Values may be numbers or durations (timedelta).
     """
-    partition = [F(group)] if group else None
-    ranked = (
-        queryset.filter(**{f"{value}__isnull": False})
-        .annotate(
-            median_rank=Window(RowNumber(), partition_by=partition, order_by=F(value).asc()),
-            median_size=Window(Count("*"), partition_by=partition),
-        )
-        .filter(median_rank__gte=(F("median_size") + 1) / 2, median_rank__lte=(F("median_size") + 2) / 2)
-    )
+    order = F(value).asc()
+    windows: dict[str, Any] = {
+        "rank_all": Window(RowNumber(), order_by=order),
+        "size_all": Window(Count("*")),
+    }
+    middle = _middle("rank_all", "size_all")
+    if group:
+        windows["rank_group"] = Window(RowNumber(), partition_by=[F(group)], order_by=order)
+        windows["size_group"] = Window(Count("*"), partition_by=[F(group)])
+        middle |= _middle("rank_group", "size_group")
+    ranked = queryset.filter(**{f"{value}__isnull": False}).annotate(**windows).filter(middle)
     middles: dict[Any, list[Any]] = defaultdict(list)
-    for row in ranked.values(*([group] if group else []), value):
-        middles[row[group] if group else ALL].append(row[value])
+    for row in ranked.values(*([group] if group else []), value, *windows):
+        if (row["size_all"] + 1) // 2 <= row["rank_all"] <= (row["size_all"] + 2) // 2:
+            middles[ALL].append(row[value])
+        if group and (row["size_group"] + 1) // 2 <= row["rank_group"] <= (row["size_group"] + 2) // 2:
+            middles[row[group]].append(row[value])
     return {key: _mean(values) for key, values in middles.items()}
 
 

@@ -14,11 +14,11 @@ Definitions (docs/analytics.md):
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import DateTimeField, Exists, Expression, OuterRef, Q, QuerySet, Subquery
+from django.db.models import DateTimeField, Exists, Expression, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncMonth
 
 from siyu.contacts.models import STAGE_ORDER, Channel, Contact, Stage, StageChange
@@ -73,15 +73,28 @@ def moved_back_from(stage: Stage, *, contacts: QuerySet[Contact]) -> QuerySet[Co
     Kept apart so the database can answer it as one semi-join of the stage history instead of a
     probe per contact; moved-back contacts are few.
     """
-    later = stages_from(stage)
-    history = StageChange.objects.filter(contact_id=OuterRef("pk"), to_stage__in=later)
-    return contacts.exclude(stage__in=later).filter(Exists(history))
+    return contacts.exclude(stage_at_least_q(stage)).filter(Exists(stage_history(stage)))
+
+
+def stage_history(stage: Stage, *, contact: Expression | OuterRef | None = None) -> QuerySet[StageChange]:
+    """The moves of the contact (the outer row by default) to `stage` or a later one, for EXISTS."""
+    return StageChange.objects.filter(contact_id=contact or OuterRef("pk"), to_stage__in=stages_from(stage))
 
 
 def stage_reached_at(stage: Stage, *, contact: Expression | OuterRef | None = None) -> Subquery:
     """When the contact (the outer row by default) first moved to `stage` or a later one, else NULL."""
-    moves = StageChange.objects.filter(contact_id=contact or OuterRef("pk"), to_stage__in=stages_from(stage))
-    return Subquery(moves.order_by("changed_at").values("changed_at")[:1], output_field=DateTimeField())
+    moves = stage_history(stage, contact=contact).order_by("changed_at")
+    return Subquery(moves.values("changed_at")[:1], output_field=DateTimeField())
+
+
+def seen_since_q(offset: timedelta) -> Q:
+    """Contacts last seen (any tracked activity) at or after `offset` past their acquisition.
+
+    `last_seen_at` only ever moves forward to the newest processed event (merges keep the later of
+    the two), so a contact not seen since a moment has no event after it: a cheap test that spares
+    the event index a probe for contacts that never came back.
+    """
+    return Q(last_seen_at__gte=F("created_at") + offset)
 
 
 def by_channel_and_month(contacts: QuerySet[Contact]) -> QuerySet[Any, Any]:
