@@ -6,9 +6,10 @@
 
 The database is migrated first (a missing PostgreSQL database is created), then workspace "bench" is
 made through the product's own services: the owner `bench-admin` and a sales rep `bench-rep`
-(password `bench-password-123`), five teams in two levels with 24 reps, ten acquisition channels with
-costs (two with entered monthly spend), four tag groups with 16 tags, four custom fields (select,
-number, date, select) and a website source.
+(password `bench-password-123`), eight teams (three regions, five groups) with 24 reps and three
+managers, ten acquisition channels with costs (two with entered monthly spend), four tag groups
+with 16 tags, four custom fields (select, number, date, select) and a website source whose write key
+is the one bench/ingest_events.py sends with.
 
 The bulk rows are written straight into the tables, as the product itself would have left them:
 
