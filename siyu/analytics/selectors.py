@@ -2,9 +2,9 @@
 content joined to orders.
 
 Each report composes the reporting selectors of the domains below (contacts, tracking, segments)
-into a handful of GROUP BY queries: conditional counts, EXISTS probes on indexed windows and
-`id IN (…)` semi-joins, all computed by the database. Python only arranges the per-group rows the
-database returns (a few per channel, cohort or day). The definitions are in docs/analytics.md.
+into a handful of GROUP BY statements: conditional counts, EXISTS semi-joins on indexed windows and
+a join of purchases, all computed by the database. Python only adds up the per-group rows the
+database returns (a few per channel, month, cohort or day). Definitions: docs/analytics.md.
 """
 
 import itertools
@@ -284,9 +284,10 @@ def channel_quality(
 ) -> ChannelReport:
     """Per acquisition channel: contacts acquired in the period and what became of them to date.
 
-    Two statements do the work: the contacts grouped by channel and month of acquisition with
-    conditional counts (customers; active and eligible per retention window, EXISTS probes of the
-    event index only for contacts old enough), and their orders joined per channel.
+    In one snapshot: the contacts grouped by channel and month with conditional counts (contacts,
+    customers by current stage, contacts old enough per retention window); one semi-join per
+    window for the active ones; the customers moved back by hand; their orders joined per channel.
+    Python adds up the few rows these return (docs/analytics.md, "How it is computed").
     """
     actor.require(Permission.ANALYTICS_READ)
     choice = choice or ChannelChoice()

@@ -9,12 +9,10 @@ Definitions (docs/analytics.md):
 - Orders and revenue come from `Purchase`, one row per order number, however the order arrived.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from django.db import connection
 from django.db.models import (
@@ -133,10 +131,6 @@ def content_outcomes(
         )
         .order_by("content_id")
     )
-
-
-def contents_by_ids(*, content_ids: Iterable[UUID]) -> dict[UUID, Content]:
-    return {c.id: c for c in Content.objects.filter(id__in=list(content_ids))}
 
 
 def content_for_reports(*, published_only: bool = False) -> QuerySet[Content]:
