@@ -6,6 +6,7 @@ from django.core.exceptions import ObjectDoesNotExist
 
 from siyu.contacts.selectors import tag_list_by_ids
 from siyu.contacts.services.contacts import contact_create
+from siyu.contacts.services.fields import custom_field_create
 from siyu.contacts.services.tags import contact_tags_add, tag_create, tag_group_create
 from siyu.core.events import subscribe
 from siyu.core.tenancy import workspace_scope
@@ -99,8 +100,55 @@ def test_event_window_enters_on_events_and_leaves_when_the_clock_passes(admin_ac
     assert rechecks_run(at=now + timedelta(days=4, seconds=5)) == 1
     assert members(segment) == set()
     assert MembershipChange.objects.filter(segment=segment, kind="exited", cause="clock").count() == 1
-    # The remaining read leaves the window on day 6; its re-check is scheduled.
-    assert Recheck.objects.filter(segment=segment, contact=reader).count() == 1
+    # The remaining read leaving the window on day 6 cannot bring them back: no re-check is kept.
+    assert not Recheck.objects.filter(segment=segment, contact=reader).exists()
+
+
+def test_rechecks_go_to_whoever_time_can_move(admin_actor: Actor) -> None:
+    """Under NOT, a read leaving the window can only bring a contact in: non-members are re-checked;
+    a rebuild computes the same re-checks in SQL and leaves them alone when nothing moved."""
+    source = make_source()
+    reader = contact_create(
+        actor=admin_actor, data={"name": "王五", "identities": [{"type": "user_id", "value": "u-1"}]}
+    )
+    now = datetime.now(UTC)
+    deliver(source, [track(source, "u-1", "Article Read", now - timedelta(days=3))])
+    reads = {
+        "kind": "event",
+        "type": "track",
+        "name": "Article Read",
+        "window": {"last": 7, "unit": "days"},
+        "aggregate": "count",
+        "op": "gte",
+        "value": 1,
+    }
+    quiet = segment_create(actor=admin_actor, name="近7天没读", rules=rule({"not": reads}), build_now=True)
+    assert reader.id not in members(quiet)
+    first = Recheck.objects.get(segment=quiet, contact=reader)
+    assert abs(first.due_at - (now + timedelta(days=4))) < timedelta(seconds=5)
+
+    segment_build(segment=quiet)
+    assert list(Recheck.objects.filter(segment=quiet).values_list("id", "due_at")) == [
+        (first.id, first.due_at)
+    ]
+
+    assert rechecks_run(at=now + timedelta(days=4, seconds=5)) == 1
+    assert reader.id in members(quiet)
+    assert not Recheck.objects.filter(segment=quiet).exists()  # members of "not read" stay until a read
+
+
+def test_has_none_of_counts_contacts_without_the_field(admin_actor: Actor) -> None:
+    """A contact who never filled a multi-select has none of its options (found on PostgreSQL, where
+    NOT over a missing key's NULL dropped them)."""
+    custom_field_create(
+        actor=admin_actor, label="爱好", key="hobbies", type="multi_select", options=["读书", "旅行"]
+    )
+    blank = contact_create(actor=admin_actor, data={"name": "空白"})
+    reader = contact_create(actor=admin_actor, data={"name": "书虫", "custom": {"hobbies": ["读书"]}})
+    rules = rule({"kind": "field", "field": "custom.hobbies", "op": "has_none", "value": ["读书"]})
+    segment = segment_create(actor=admin_actor, name="不读书", rules=rules, build_now=True)
+    assert members(segment) == {blank.id}
+    assert reader.id not in members(segment)
 
 
 def test_reconciliation_reports_drift(admin_actor: Actor) -> None:

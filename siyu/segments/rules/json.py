@@ -139,7 +139,8 @@ class JsonArrayHasAny(Func):
     ) -> tuple[str, Any]:
         column, column_params = compiler.compile(self.source_expressions[0])
         key = self.key
-        sql = f"(jsonb_typeof({column} -> %s) = 'array' AND ({column} -> %s) ?| %s::text[])"
+        # COALESCE: a missing key is "has none of them", not NULL (which NOT would keep NULL).
+        sql = f"COALESCE(jsonb_typeof({column} -> %s) = 'array' AND ({column} -> %s) ?| %s::text[], false)"
         return sql, [*column_params, key, *column_params, key, list(self.values)]
 
 

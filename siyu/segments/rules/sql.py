@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from siyu.contacts.models import STAGE_ORDER
 from siyu.contacts.selectors import contact_tag_rows, identity_rows
+from siyu.core.db import uuid_list
 from siyu.segments.rfm import PARTS_OF, RfmCuts
 from siyu.segments.rules.json import (
     JsonArrayHasAny,
@@ -84,7 +85,7 @@ class Clock:
     within: tuple[Any, ...] | None = None
 
     def rows(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset if self.within is None else queryset.filter(contact_id__in=self.within)
+        return queryset if self.within is None else queryset.filter(contact_id__in=uuid_list(self.within))
 
     @property
     def today(self) -> date:

@@ -6,12 +6,11 @@ earliest of them still ahead. Earlier is always safe: a re-check that finds noth
 schedules the next one.
 """
 
-from collections.abc import Iterable, Iterator
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
-from uuid import UUID
 
-from django.db.models import BooleanField, Max, Min, Q, QuerySet, Value
+from django.db.models import BooleanField, DateTimeField, ExpressionWrapper, F, Max, Min, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Substr
 from django.db.models.lookups import In
 
@@ -19,9 +18,13 @@ from siyu.contacts.selectors import contact_rows
 from siyu.segments.rules.json import JsonText, MonthDay
 from siyu.segments.rules.spec import (
     DAY_OPS,
+    All,
+    AnyOf,
     Condition,
     EventCondition,
     FieldCondition,
+    Node,
+    Not,
     PurchaseCondition,
     RfmCondition,
     condition_is_time_relative,
@@ -30,59 +33,113 @@ from siyu.segments.rules.sql import Clock, event_base
 from siyu.tracking.selectors.events import activity_rows
 
 DAY = timedelta(days=1)
-STREAM_CHUNK = 5000
 
 
-def _moments(
-    condition: Condition, clock: Clock, contact_ids: Iterable[UUID] | None
-) -> Iterator[tuple[UUID, datetime]]:
-    """(contact, moment at which the answer may flip) pairs, only for moments still ahead.
+WHO_MEMBERS = "members"
+WHO_OTHERS = "others"
+WHO_ALL = "all"
+
+
+def time_flip(condition: Condition) -> str:
+    """How time alone can change a condition's answer: "leave" (true → false only: windows whose
+    events age out of a count of at least N), "enter" (false → true only: "no order in 30 days"),
+    or "both"."""
+    match condition:
+        case FieldCondition(op="within_last_days"):
+            return "leave"
+        case FieldCondition(op="more_than_days_ago"):
+            return "enter"
+        case EventCondition(window=window, aggregate=aggregate, op=op):
+            if window.is_relative:
+                if aggregate == "count" and op in ("gte", "gt"):
+                    return "leave"
+                if aggregate == "count" and op in ("lte", "lt"):
+                    return "enter"
+                return "both"
+            return {"within_last_days": "leave", "more_than_days_ago": "enter"}.get(op, "both")
+        case PurchaseCondition(op=op):
+            return {"gte": "enter", "gt": "enter", "lte": "leave", "lt": "leave"}.get(op, "both")
+    return "both"
+
+
+def recheck_targets(root: Node) -> list[tuple[Condition, str]]:
+    """The rule's time-relative conditions (those that need per-contact re-checks, not day boundaries),
+    each with whose re-checks can matter: a condition that can only turn false under an even number
+    of NOTs can only take contacts out of the segment, so only members need re-checking for it; one
+    that can only turn true, only non-members."""
+    found: list[tuple[Condition, str]] = []
+
+    def walk(node: Node, negated: bool) -> None:
+        match node:
+            case All(children=children) | AnyOf(children=children):
+                for child in children:
+                    walk(child, negated)
+            case Not(child=child):
+                walk(child, not negated)
+            case _:
+                condition: Condition = node
+                if not condition_is_time_relative(condition) or _is_day_condition(condition):
+                    return
+                flip = time_flip(condition)
+                if flip == "both":
+                    found.append((condition, WHO_ALL))
+                else:
+                    leaves = (flip == "leave") != negated
+                    found.append((condition, WHO_MEMBERS if leaves else WHO_OTHERS))
+
+    walk(root, False)
+    return found
+
+
+def _is_day_condition(condition: Condition) -> bool:
+    return isinstance(condition, FieldCondition) and condition.field.type == "date"
+
+
+def moment_sources(condition: Condition, clock: Clock) -> list[tuple[QuerySet[Any], str]]:
+    """Querysets of (contact id, moment at which the condition's answer may flip), each with the name
+    of its contact column. Moments may lie in the past; callers keep those still ahead.
 
     Conditions on dates (not date-times) change at local midnight and are handled by day boundaries
     (`date_flip_q`), not by per-contact re-checks.
     """
-
-    def limit(rows: QuerySet[Any], column: str) -> QuerySet[Any]:
-        if contact_ids is None:
-            return rows.filter(**{f"{column}__in": contact_rows().values("id")}) if column != "id" else rows
-        return rows.filter(**{f"{column}__in": list(contact_ids)})
-
+    sources: list[tuple[QuerySet[Any], str]] = []
     match condition:
         case FieldCondition(field=spec, op=op, value=days) if op in DAY_OPS and spec.type == "datetime":
             span = days * DAY
-            rows = limit(contact_rows().filter(**{f"{spec.name}__gt": clock.now - span}), "id")
-            for contact_id, moment in rows.values_list("id", spec.name).iterator(chunk_size=STREAM_CHUNK):
-                yield contact_id, moment + span
+            rows = contact_rows().filter(**{f"{spec.name}__gt": clock.now - span})
+            sources.append(
+                (rows.annotate(moment=_plus(F(spec.name), span)).values_list("id", "moment"), "id")
+            )
         case EventCondition(window=window, aggregate=aggregate, op=op, value=value):
-            events = limit(event_base(condition, clock), "contact_id").values("contact_id")
+            events = event_base(condition, clock).order_by().values("contact_id")
             if window.last_seconds is not None:
                 span = timedelta(seconds=window.last_seconds)
-                oldest = events.annotate(moment=Min("timestamp")).values_list("contact_id", "moment")
-                for contact_id, moment in oldest.iterator(chunk_size=STREAM_CHUNK):
-                    yield contact_id, moment + span
+                oldest = events.annotate(moment=_plus(Min("timestamp"), span))
+                sources.append((oldest.values_list("contact_id", "moment"), "contact_id"))
             if aggregate in ("first", "last") and op in DAY_OPS:
                 span = value * DAY
                 moment_of = Min("timestamp") if aggregate == "first" else Max("timestamp")
-                pairs = events.annotate(moment=moment_of).filter(moment__gt=clock.now - span)
-                for contact_id, moment in pairs.values_list("contact_id", "moment").iterator(
-                    chunk_size=STREAM_CHUNK
-                ):
-                    yield contact_id, moment + span
+                pairs = events.annotate(occurred=moment_of).filter(occurred__gt=clock.now - span)
+                pairs = pairs.annotate(moment=_plus(F("occurred"), span))
+                sources.append((pairs.values_list("contact_id", "moment"), "contact_id"))
         case PurchaseCondition(measure="recency_days", value=value):
             bounds = value if isinstance(value, tuple) else (value,)
             offsets = sorted({(n + extra) * DAY for n in bounds for extra in (0, 1)})
             recent = activity_rows().filter(last_order_at__gt=clock.now - offsets[-1])
-            rows = limit(recent, "contact_id").values_list("contact_id", "last_order_at")
-            for contact_id, last in rows.iterator(chunk_size=STREAM_CHUNK):
-                for offset in offsets:
-                    yield contact_id, last + offset
+            for offset in offsets:
+                moments = recent.annotate(moment=_plus(F("last_order_at"), offset))
+                sources.append((moments.values_list("contact_id", "moment"), "contact_id"))
         case RfmCondition():
             if clock.rfm is not None:
                 offset = (clock.rfm.recency_high_max_days + 1) * DAY
                 recent = activity_rows().filter(last_order_at__gt=clock.now - offset)
-                rows = limit(recent, "contact_id").values_list("contact_id", "last_order_at")
-                for contact_id, last in rows.iterator(chunk_size=STREAM_CHUNK):
-                    yield contact_id, last + offset
+                moments = recent.annotate(moment=_plus(F("last_order_at"), offset))
+                sources.append((moments.values_list("contact_id", "moment"), "contact_id"))
+    return [(rows.order_by(), column) for rows, column in sources]
+
+
+def _plus(expression: Any, span: timedelta) -> Any:
+    return ExpressionWrapper(expression + Value(span), output_field=DateTimeField())
 
 
 def date_conditions(conditions: Iterable[Condition]) -> list[FieldCondition]:
@@ -121,18 +178,3 @@ def date_flip_q(condition: FieldCondition, day: date) -> Q:
     if month_days:
         return Q(Coalesce(In(MonthDay(spec.name), month_days), Value(False), output_field=BooleanField()))
     return Q(**{f"{spec.name}__in": dates})
-
-
-def next_checks(
-    conditions: Iterable[Condition], clock: Clock, *, contact_ids: Iterable[UUID] | None = None
-) -> dict[UUID, datetime]:
-    """Each contact's earliest flip moment still ahead of `clock.now`, over every time-relative condition."""
-    ids = None if contact_ids is None else list(contact_ids)
-    due: dict[UUID, datetime] = {}
-    for condition in conditions:
-        if not condition_is_time_relative(condition):
-            continue
-        for contact_id, moment in _moments(condition, clock, ids):
-            if moment > clock.now and (contact_id not in due or moment < due[contact_id]):
-                due[contact_id] = moment
-    return due

@@ -20,11 +20,12 @@ from uuid import UUID
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from siyu.contacts.models import Contact
 from siyu.contacts.selectors import contact_rows
-from siyu.core.db import new_uuid_sql, prepared, rows_write
+from siyu.core.db import new_uuid_sql, prepared, rows_write, uuid_list
 from siyu.core.events import has_subscribers, publish
 from siyu.core.ids import uuid7
 from siyu.core.tenancy import active_workspace_id, workspace_scope
@@ -44,7 +45,14 @@ from siyu.segments.models import (
 )
 from siyu.segments.rules.spec import DAY_ROLL, Catalog, Rule, RuleError, rule_document_of, rule_parse
 from siyu.segments.rules.sql import Clock, rule_q
-from siyu.segments.rules.timing import date_conditions, date_flip_q, next_checks
+from siyu.segments.rules.timing import (
+    WHO_MEMBERS,
+    WHO_OTHERS,
+    date_conditions,
+    date_flip_q,
+    moment_sources,
+    recheck_targets,
+)
 from siyu.segments.selectors.catalog import catalog_load
 from siyu.segments.selectors.rfm import rfm_cuts
 from siyu.segments.services.membership import changes_apply, day_record
@@ -53,6 +61,9 @@ log = logging.getLogger(__name__)
 
 EVERYTHING = "contact:new"  # a key every dynamic segment depends on (new or merged contacts)
 TARGET_TABLE = "segment_build_target"
+DIFFERENCE_TABLE = "segment_build_difference"
+MOMENTS_TABLE = "segment_build_moments"
+DUE_TABLE = "segment_build_due"
 RECHECK_BATCH = 2000
 
 
@@ -104,14 +115,32 @@ def _execute(sql: str, params: Sequence[Any] = ()) -> int:
         return max(int(cursor.rowcount), 0)
 
 
-def _target_fill(compiled: Compiled) -> None:
-    """The contacts the rules select, into a temporary table (computed once, joined three times)."""
-    uuid_type = "uuid" if connection.vendor == "postgresql" else "char(32)"
-    _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
+def _temporary_table(name: str, columns: str) -> None:
+    _execute(f"DROP TABLE IF EXISTS {name}")
     suffix = " ON COMMIT DROP" if connection.vendor == "postgresql" else ""
-    _execute(f"CREATE TEMPORARY TABLE {TARGET_TABLE} (contact_id {uuid_type} PRIMARY KEY){suffix}")
+    _execute(f"CREATE TEMPORARY TABLE {name} ({columns}){suffix}")
+
+
+def _uuid_type() -> str:
+    return "uuid" if connection.vendor == "postgresql" else "char(32)"
+
+
+def _build_session_settings() -> None:
+    """PostgreSQL, for this transaction: no JIT (compiling a build's plan costs 50–200 ms, more than
+    it saves on queries of a second or less) and room to hash a large segment's contacts in memory."""
+    if connection.vendor == "postgresql":
+        _execute("SET LOCAL jit = off")
+        _execute("SET LOCAL work_mem = '64MB'")
+
+
+def _target_fill(compiled: Compiled) -> None:
+    """The contacts the rules select, into a temporary table (computed once, compared twice)."""
+    # SQLite answers "is this contact in the target" through the key; PostgreSQL hashes the table.
+    key = " PRIMARY KEY" if connection.vendor == "sqlite" else ""
+    _temporary_table(TARGET_TABLE, f"contact_id {_uuid_type()}{key}")
     try:
-        select, params = contact_rows().filter(compiled.q()).values("id").query.sql_with_params()
+        query = contact_rows().filter(compiled.q()).order_by().values("id").query
+        select, params = query.sql_with_params()
     except EmptyResultSet:  # the rules can match nobody (e.g. "RFM group" before any cut points exist)
         return
     _execute(f"INSERT INTO {TARGET_TABLE} (contact_id) {select}", params)
@@ -120,35 +149,51 @@ def _target_fill(compiled: Compiled) -> None:
 
 
 def _set_difference_apply(segment: Segment, *, cause: str, at: datetime) -> tuple[int, int]:
-    """Members := target, with a history row for every entry and exit. Returns (added, removed)."""
+    """Members := target, with a history row for every entry and exit. Returns (added, removed).
+
+    The difference is computed once (two anti-joins) into a small table; when nothing changed —
+    the usual rebuild — nothing is written.
+    """
     members = connection.ops.quote_name(SegmentMember._meta.db_table)
     changes = connection.ops.quote_name(MembershipChange._meta.db_table)
     workspace = prepared(SegmentMember, "workspace_id", active_workspace_id())
     segment_id = prepared(SegmentMember, "segment_id", segment.id)
     moment = prepared(SegmentMember, "entered_at", at)
     new_id = new_uuid_sql()
+    entered, exited = MembershipChangeKind.ENTERED.value, MembershipChangeKind.EXITED.value
+    _temporary_table(DIFFERENCE_TABLE, f"contact_id {_uuid_type()} NOT NULL, kind varchar(16) NOT NULL")
     # Only table names (quoted by the backend) and constants are interpolated; every value is bound.
-    is_member = f"SELECT 1 FROM {members} m WHERE m.workspace_id = %s AND m.segment_id = %s AND m.contact_id = t.contact_id"
-    in_target = f"SELECT 1 FROM {TARGET_TABLE} t WHERE t.contact_id = {members}.contact_id"
-    history = f"INSERT INTO {changes} (id, workspace_id, segment_id, contact_id, kind, cause, at) "
-    _execute(
-        f"{history} SELECT {new_id}, %s, %s, t.contact_id, %s, %s, %s FROM {TARGET_TABLE} t WHERE NOT EXISTS ({is_member})",
-        [workspace, segment_id, MembershipChangeKind.ENTERED.value, cause, moment, workspace, segment_id],
-    )
-    _execute(
-        f"{history} SELECT {new_id}, %s, %s, {members}.contact_id, %s, %s, %s FROM {members} "
-        f"WHERE {members}.workspace_id = %s AND {members}.segment_id = %s AND NOT EXISTS ({in_target})",
-        [workspace, segment_id, MembershipChangeKind.EXITED.value, cause, moment, workspace, segment_id],
-    )
     added = _execute(
-        f"INSERT INTO {members} (id, workspace_id, segment_id, contact_id, entered_at) "
-        f"SELECT {new_id}, %s, %s, t.contact_id, %s FROM {TARGET_TABLE} t WHERE NOT EXISTS ({is_member})",
-        [workspace, segment_id, moment, workspace, segment_id],
+        f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT t.contact_id, %s FROM {TARGET_TABLE} t "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {members} m WHERE m.workspace_id = %s AND m.segment_id = %s "
+        "AND m.contact_id = t.contact_id)",
+        [entered, workspace, segment_id],
     )
     removed = _execute(
-        f"DELETE FROM {members} WHERE workspace_id = %s AND segment_id = %s AND NOT EXISTS ({in_target})",
-        [workspace, segment_id],
+        f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT m.contact_id, %s FROM {members} m "
+        "WHERE m.workspace_id = %s AND m.segment_id = %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {TARGET_TABLE} t WHERE t.contact_id = m.contact_id)",
+        [exited, workspace, segment_id],
     )
+    if added or removed:
+        _execute(
+            f"INSERT INTO {changes} (id, workspace_id, segment_id, contact_id, kind, cause, at) "
+            f"SELECT {new_id}, %s, %s, d.contact_id, d.kind, %s, %s FROM {DIFFERENCE_TABLE} d",
+            [workspace, segment_id, cause, moment],
+        )
+    if added:
+        _execute(
+            f"INSERT INTO {members} (id, workspace_id, segment_id, contact_id, entered_at) "
+            f"SELECT {new_id}, %s, %s, d.contact_id, %s FROM {DIFFERENCE_TABLE} d WHERE d.kind = %s",
+            [workspace, segment_id, moment, entered],
+        )
+    if removed:
+        _execute(
+            f"DELETE FROM {members} WHERE workspace_id = %s AND segment_id = %s AND contact_id IN "
+            f"(SELECT d.contact_id FROM {DIFFERENCE_TABLE} d WHERE d.kind = %s)",
+            [workspace, segment_id, exited],
+        )
+    _execute(f"DROP TABLE IF EXISTS {DIFFERENCE_TABLE}")
     return added, removed
 
 
@@ -190,22 +235,91 @@ def _publish_build_changes(segment: Segment, *, cause: str, at: datetime) -> Non
             )
 
 
-def _rechecks_replace(compiled: Compiled, *, contact_ids: Sequence[UUID] | None = None) -> int:
-    """Re-schedule the segment's clock re-checks (for every contact, or only for `contact_ids`)."""
+def _recheck_sources(compiled: Compiled, contact_ids: Sequence[UUID] | None) -> list[QuerySet[Any]]:
+    """(contact, moment) querysets of the rule's time-relative conditions, limited to the contacts
+    whose re-checks can matter (see `recheck_targets`) and, when given, to `contact_ids`."""
+    members = SegmentMember.objects.filter(segment_id=compiled.segment.id).values("contact_id")
+    sources = []
+    for condition, who in recheck_targets(compiled.rule.root):
+        for rows, column in moment_sources(condition, compiled.clock):
+            if contact_ids is not None:
+                rows = rows.filter(**{f"{column}__in": uuid_list(contact_ids)})
+            if who == WHO_MEMBERS:
+                rows = rows.filter(**{f"{column}__in": members})
+            elif who == WHO_OTHERS:
+                rows = rows.exclude(**{f"{column}__in": members})
+            sources.append(rows)
+    return sources
+
+
+def _rechecks_rebuild(compiled: Compiled) -> int:
+    """Every contact's next re-check for the segment, applied as a difference to the stored ones:
+    computed in SQL, and in a steady state (nothing moved) nothing is written. Returns how many
+    re-checks the segment has."""
+    rechecks = connection.ops.quote_name(Recheck._meta.db_table)
+    workspace = prepared(Recheck, "workspace_id", active_workspace_id())
+    segment_id = prepared(Recheck, "segment_id", compiled.segment.id)
+    sources = _recheck_sources(compiled, None) if compiled.rule.is_time_relative else []
+    if not sources:
+        Recheck.objects.filter(segment=compiled.segment).delete()
+        return 0
+    _temporary_table(MOMENTS_TABLE, f"contact_id {_uuid_type()} NOT NULL, due_at {_datetime_type()} NOT NULL")
+    for rows in sources:
+        try:
+            select, params = rows.query.sql_with_params()
+        except EmptyResultSet:
+            continue
+        _execute(f"INSERT INTO {MOMENTS_TABLE} (contact_id, due_at) {select}", params)
+    key = " PRIMARY KEY" if connection.vendor == "sqlite" else ""
+    _temporary_table(DUE_TABLE, f"contact_id {_uuid_type()}{key}, due_at {_datetime_type()} NOT NULL")
+    contacts = connection.ops.quote_name(Contact._meta.db_table)
+    # Event rows name contacts without a foreign key: only contacts that still exist get a re-check.
+    count = _execute(
+        f"INSERT INTO {DUE_TABLE} (contact_id, due_at) SELECT m.contact_id, MIN(m.due_at) FROM {MOMENTS_TABLE} m "
+        f"WHERE m.due_at > %s AND EXISTS (SELECT 1 FROM {contacts} c WHERE c.id = m.contact_id AND c.workspace_id = %s) "
+        "GROUP BY m.contact_id",
+        [prepared(Recheck, "due_at", compiled.clock.now), workspace],
+    )
+    _execute(
+        f"DELETE FROM {rechecks} WHERE workspace_id = %s AND segment_id = %s AND NOT EXISTS "
+        f"(SELECT 1 FROM {DUE_TABLE} d WHERE d.contact_id = {rechecks}.contact_id AND d.due_at = {rechecks}.due_at)",
+        [workspace, segment_id],
+    )
+    _execute(
+        f"INSERT INTO {rechecks} (id, workspace_id, segment_id, contact_id, due_at) "
+        f"SELECT {new_uuid_sql()}, %s, %s, d.contact_id, d.due_at FROM {DUE_TABLE} d WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {rechecks} r WHERE r.workspace_id = %s AND r.segment_id = %s AND r.contact_id = d.contact_id)",
+        [workspace, segment_id, workspace, segment_id],
+    )
+    _execute(f"DROP TABLE IF EXISTS {MOMENTS_TABLE}")
+    _execute(f"DROP TABLE IF EXISTS {DUE_TABLE}")
+    return count
+
+
+def _datetime_type() -> str:
+    return "timestamp with time zone" if connection.vendor == "postgresql" else "datetime"
+
+
+def _rechecks_replace(compiled: Compiled, *, contact_ids: Sequence[UUID]) -> int:
+    """Re-schedule the segment's clock re-checks for a few contacts (after evaluating them)."""
     segment = compiled.segment
-    existing = Recheck.objects.filter(segment=segment)
-    if contact_ids is not None:
-        existing = existing.filter(contact_id__in=contact_ids)
-    existing.delete()
+    Recheck.objects.filter(segment=segment, contact_id__in=uuid_list(contact_ids)).delete()
     if not compiled.rule.is_time_relative:
         return 0
-    due = next_checks(compiled.rule.conditions, compiled.clock, contact_ids=contact_ids)
-    rows = [
-        {"id": uuid7(), "segment_id": segment.id, "contact_id": cid, "due_at": at} for cid, at in due.items()
-    ]
-    for start in range(0, len(rows), 5000):
-        rows_write(Recheck, rows[start : start + 5000])
-    return len(rows)
+    due: dict[UUID, datetime] = {}
+    now = compiled.clock.now
+    for rows in _recheck_sources(compiled, contact_ids):
+        for contact_id, moment in rows:
+            if moment > now and (contact_id not in due or moment < due[contact_id]):
+                due[contact_id] = moment
+    rows_write(
+        Recheck,
+        [
+            {"id": uuid7(), "segment_id": segment.id, "contact_id": cid, "due_at": at}
+            for cid, at in due.items()
+        ],
+    )
+    return len(due)
 
 
 def segment_build(
@@ -226,6 +340,7 @@ def segment_build(
     moment = compiled.clock.now
     cause = ChangeCause.RECONCILE if kind == BuildKind.RECONCILE else ChangeCause.BUILD
     with transaction.atomic():
+        _build_session_settings()
         _target_fill(compiled)
         added, removed = _set_difference_apply(segment, cause=cause, at=moment)
         _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
@@ -245,7 +360,7 @@ def segment_build(
         )
         if added or removed or kind == BuildKind.FULL:
             day_record(segment_id=segment.id, at=moment, entered=added, exited=removed)
-        _rechecks_replace(compiled)
+        _rechecks_rebuild(compiled)
         build = SegmentBuild.objects.create(
             segment=segment,
             kind=kind,
@@ -326,9 +441,11 @@ def _evaluate_for(
     segment = compiled.segment
     within = replace(compiled.clock, within=tuple(contact_ids))  # subqueries read only these contacts' rows
     q = rule_q(compiled.rule.root, within, team_subtrees=dict(compiled.team_subtrees))
-    matching = set(contact_rows().filter(id__in=contact_ids).filter(q).values_list("id", flat=True))
+    matching = set(
+        contact_rows().filter(id__in=uuid_list(contact_ids)).filter(q).values_list("id", flat=True)
+    )
     current = set(
-        SegmentMember.objects.filter(segment=segment, contact_id__in=contact_ids).values_list(
+        SegmentMember.objects.filter(segment=segment, contact_id__in=uuid_list(contact_ids)).values_list(
             "contact_id", flat=True
         )
     )
