@@ -5,6 +5,9 @@ measured before openpyxl opens them (zip bombs), text encodings are detected (UT
 without BOM, UTF-16 with BOM, GBK/GB18030) and decoded strictly. Every refusal is a
 `ValidationError` with code "bad_file" and one human sentence.
 
+Storing an upload copies it under MEDIA_ROOT with a size limit, then checks it as above and reads
+its header row; a refused upload leaves no stored bytes behind.
+
 Writing escapes formula injection: a text cell starting with =, +, -, @, tab or CR gets a
 leading single quote, so Excel and WPS show it as text instead of running it.
 """
@@ -12,24 +15,27 @@ leading single quote, so Excel and WPS show it as text instead of running it.
 import codecs
 import csv
 import io
+import shutil
 import zipfile
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import IO, Any, Literal
 
 import charset_normalizer
+from django.conf import settings
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
 
-from siyu.core.errors import ValidationError
+from siyu.core.errors import PayloadTooLarge, ValidationError
 
 FileFormat = Literal["csv", "xlsx"]
 Cell = str | int | float | bool | date | None
 
 EXTENSIONS: dict[str, FileFormat] = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx"}
 SAMPLE_BYTES = 64 * 1024
+COPY_CHUNK = 1024 * 1024
 MAX_COLUMNS = 200
 # Zip bomb limits for .xlsx: a real workbook is a few dozen parts compressed 5-20 times.
 ZIP_MAX_MEMBERS = 1000
@@ -59,6 +65,12 @@ class FileInfo:
     format: FileFormat
     encoding: str = ""  # csv only
     delimiter: str = ","  # csv only
+
+
+def file_info_of(*, file_format: str, encoding: str, delimiter: str) -> FileInfo:
+    """How to read a file already checked by `inspect_file`, from what was recorded about it."""
+    checked_format: FileFormat = "xlsx" if file_format == "xlsx" else "csv"
+    return FileInfo(format=checked_format, encoding=encoding, delimiter=delimiter or ",")
 
 
 def format_for_name(file_name: str) -> FileFormat:
@@ -276,6 +288,86 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, list[Cell]]]:
             raise refuse(_("The workbook is damaged and cannot be read to the end.")) from exc
     finally:
         workbook.close()
+
+
+# --- storing an upload ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredSpreadsheet:
+    relative_path: str  # under MEDIA_ROOT
+    size: int
+    headers: list[str]
+    info: FileInfo
+
+
+def media_path(relative_path: str) -> Path:
+    return Path(settings.MEDIA_ROOT) / relative_path
+
+
+def spreadsheet_upload_store(
+    *,
+    upload: IO[bytes],
+    file_name: str,
+    relative_path: str,
+    looks_like_data: Callable[[Cell], bool],
+    data_in_header_message: str,
+) -> StoredSpreadsheet:
+    """Store an uploaded spreadsheet and check it (type, size, zip bomb, encoding, header, one data row).
+
+    The first row must be column names: a cell for which `looks_like_data` is true refuses the file
+    with `data_in_header_message`. A refused file leaves no stored bytes: the destination's folder
+    is removed.
+    """
+    path = media_path(relative_path)
+    try:
+        size = _store_upload(upload=upload, destination=path)
+        info = inspect_file(path, file_name=file_name)
+        rows = read_rows(path, info)
+        try:
+            first = next(rows, None)
+            if first is None:
+                raise refuse(_("The file has no rows."))
+            headers = _header_from(
+                first[1], looks_like_data=looks_like_data, data_in_header_message=data_in_header_message
+            )
+            if next(rows, None) is None:
+                raise refuse(_("The file has column names but no rows to import."))
+        finally:
+            rows.close()
+    except (ValidationError, PayloadTooLarge):
+        shutil.rmtree(path.parent, ignore_errors=True)
+        raise
+    return StoredSpreadsheet(relative_path=relative_path, size=size, headers=headers, info=info)
+
+
+def _store_upload(*, upload: IO[bytes], destination: Path) -> int:
+    limit = settings.SIYU_IMPORT_MAX_BYTES
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    size = 0
+    with destination.open("wb") as out:
+        while chunk := upload.read(COPY_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                break
+            out.write(chunk)
+    if size > limit:
+        shutil.rmtree(destination.parent, ignore_errors=True)
+        message = _("The file is larger than %(n)d MB. Split it into smaller files.") % {
+            "n": limit // (1024 * 1024)
+        }
+        raise PayloadTooLarge(message, code="file_too_large", fields={"file": message})
+    return size
+
+
+def _header_from(
+    cells: Sequence[Cell], *, looks_like_data: Callable[[Cell], bool], data_in_header_message: str
+) -> list[str]:
+    if len(cells) > MAX_COLUMNS:
+        raise refuse(_("The file has more than %(n)d columns.") % {"n": MAX_COLUMNS})
+    if any(looks_like_data(cell) for cell in cells):
+        raise refuse(data_in_header_message)
+    return [cell_text(cell) for cell in cells]
 
 
 # --- writing -------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ Atomicity ("nothing is half-imported"), decided:
 
 import logging
 import re
-import shutil
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,17 +36,18 @@ from siyu.contacts.services.upsert import (
 )
 from siyu.contacts.services.values import PLAIN_FIELDS, ContactLookups, contact_values_clean
 from siyu.contacts.spreadsheets import (
-    MAX_COLUMNS,
     Cell,
     CsvWriter,
     FileInfo,
     cell_text,
+    file_info_of,
     format_for_name,
-    inspect_file,
+    media_path,
     read_rows,
     refuse,
+    spreadsheet_upload_store,
 )
-from siyu.core.errors import PayloadTooLarge, ValidationError
+from siyu.core.errors import ValidationError
 from siyu.core.time import now
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import AuditAction
@@ -61,7 +61,6 @@ ProgressCallback = Callable[[ImportJob], None]
 
 MAX_ROWS = 1_000_000
 PREVIEW_ROWS = 20
-COPY_CHUNK = 1024 * 1024
 BUILT_IN_TARGETS = (*PLAIN_FIELDS, "owner", "channel", "stage", "tags")
 IDENTITY_PREFIX = "identity."
 CUSTOM_PREFIX = "custom."
@@ -273,21 +272,16 @@ def _split_tags(value: Cell) -> list[str]:
 # --- upload -------------------------------------------------------------------------------------
 
 
-def _media(relative: str) -> Path:
-    return Path(settings.MEDIA_ROOT) / relative
-
-
 def import_source_path(job: ImportJob) -> Path:
-    return _media(job.file_path)
+    return media_path(job.file_path)
 
 
 def import_error_report_path(job: ImportJob) -> Path | None:
-    return _media(job.error_report_path) if job.error_report_path else None
+    return media_path(job.error_report_path) if job.error_report_path else None
 
 
 def _file_info(job: ImportJob) -> FileInfo:
-    fmt: Literal["csv", "xlsx"] = "xlsx" if job.file_format == "xlsx" else "csv"
-    return FileInfo(format=fmt, encoding=job.encoding, delimiter=job.delimiter or ",")
+    return file_info_of(file_format=job.file_format, encoding=job.encoding, delimiter=job.delimiter)
 
 
 def _looks_like_data(cell: Cell) -> bool:
@@ -302,38 +296,6 @@ def _looks_like_data(cell: Cell) -> bool:
         except ValueError:
             continue
     return False
-
-
-def _header_from(cells: Sequence[Cell]) -> list[str]:
-    if len(cells) > MAX_COLUMNS:
-        raise refuse(_("The file has more than %(n)d columns.") % {"n": MAX_COLUMNS})
-    if any(_looks_like_data(cell) for cell in cells):
-        raise refuse(
-            _(
-                "The first row holds data, not column names. Add a header row "
-                "(for example 姓名, 手机, 邮箱) and upload the file again."
-            )
-        )
-    return [cell_text(cell) for cell in cells]
-
-
-def _store_upload(*, upload: IO[bytes], destination: Path) -> int:
-    limit = settings.SIYU_IMPORT_MAX_BYTES
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    size = 0
-    with destination.open("wb") as out:
-        while chunk := upload.read(COPY_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                break
-            out.write(chunk)
-    if size > limit:
-        shutil.rmtree(destination.parent, ignore_errors=True)
-        message = _("The file is larger than %(n)d MB. Split it into smaller files.") % {
-            "n": limit // (1024 * 1024)
-        }
-        raise PayloadTooLarge(message, code="file_too_large", fields={"file": message})
-    return size
 
 
 def import_job_create(*, actor: Actor, upload: IO[bytes], file_name: str, language: str = "") -> ImportJob:
@@ -352,27 +314,20 @@ def import_job_create(*, actor: Actor, upload: IO[bytes], file_name: str, langua
         file_format=fmt,
         language=language or translation.get_language() or settings.LANGUAGE_CODE,
     )
-    relative = f"imports/{actor.workspace_id}/{job.id}/source.{fmt}"
-    path = _media(relative)
-    try:
-        size = _store_upload(upload=upload, destination=path)
-        info = inspect_file(path, file_name=display_name)
-        rows = read_rows(path, info)
-        try:
-            first = next(rows, None)
-            if first is None:
-                raise refuse(_("The file has no rows."))
-            headers = _header_from(first[1])
-            if next(rows, None) is None:
-                raise refuse(_("The file has column names but no rows to import."))
-        finally:
-            rows.close()
-    except (ValidationError, PayloadTooLarge):
-        shutil.rmtree(path.parent, ignore_errors=True)
-        raise
+    stored = spreadsheet_upload_store(
+        upload=upload,
+        file_name=display_name,
+        relative_path=f"imports/{actor.workspace_id}/{job.id}/source.{fmt}",
+        looks_like_data=_looks_like_data,
+        data_in_header_message=_(
+            "The first row holds data, not column names. Add a header row "
+            "(for example 姓名, 手机, 邮箱) and upload the file again."
+        ),
+    )
+    headers = stored.headers
     fields = list(CustomField.objects.all())
-    job.file_path, job.file_size, job.headers = relative, size, headers
-    job.encoding, job.delimiter = info.encoding, info.delimiter
+    job.file_path, job.file_size, job.headers = stored.relative_path, stored.size, headers
+    job.encoding, job.delimiter = stored.info.encoding, stored.info.delimiter
     job.mapping = import_mapping_guess(headers=headers, fields=fields)
     mapped = set(job.mapping.values())
     job.dedupe_by = next(
@@ -540,7 +495,7 @@ class ErrorReport:
             if not self.job.error_report_path:
                 self.job.error_report_path = str(Path(self.job.file_path).parent / "errors.csv")
                 ImportJob.objects.filter(id=self.job.id).update(error_report_path=self.job.error_report_path)
-            path = _media(self.job.error_report_path)
+            path = media_path(self.job.error_report_path)
             resuming = path.exists() and path.stat().st_size > 0
             self._writer = CsvWriter(path, append=resuming)
             if not resuming:

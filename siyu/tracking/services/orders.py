@@ -20,7 +20,6 @@ transaction, so an interrupted job resumes after its last committed batch and wr
 import hashlib
 import logging
 import re
-import shutil
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -42,17 +41,18 @@ from siyu.contacts.services.tracked import IdentityKey, identities_link
 from siyu.contacts.services.upsert import UpsertKey, contact_statistics_refresh, contacts_upsert
 from siyu.contacts.services.values import ContactLookups, clean_identity
 from siyu.contacts.spreadsheets import (
-    MAX_COLUMNS,
     Cell,
     CsvWriter,
     FileInfo,
     cell_text,
+    file_info_of,
     format_for_name,
-    inspect_file,
+    media_path,
     read_rows,
     refuse,
+    spreadsheet_upload_store,
 )
-from siyu.core.errors import PayloadTooLarge, ValidationError
+from siyu.core.errors import ValidationError
 from siyu.core.time import now
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
@@ -75,7 +75,6 @@ logger = logging.getLogger(__name__)
 MAX_ORDERS = 1000  # per API call, and per batch of a file import
 MAX_ROWS = 1_000_000
 PREVIEW_ROWS = 20
-COPY_CHUNK = 1024 * 1024
 CONTACT_HANDLE_PREFIX = "siyu-contact-"
 MESSAGE_ID_PREFIX = "order:"
 CURRENCY = "CNY"
@@ -741,40 +740,16 @@ def orders_submit(
 # --- the file import: upload -------------------------------------------------------------------------
 
 
-def _media(relative: str) -> Path:
-    return Path(settings.MEDIA_ROOT) / relative
-
-
 def order_import_source_path(job: OrderImportJob) -> Path:
-    return _media(job.file_path)
+    return media_path(job.file_path)
 
 
 def order_import_report_path(job: OrderImportJob) -> Path | None:
-    return _media(job.report_path) if job.report_path else None
+    return media_path(job.report_path) if job.report_path else None
 
 
 def _file_info(job: OrderImportJob) -> FileInfo:
-    fmt: Literal["csv", "xlsx"] = "xlsx" if job.file_format == "xlsx" else "csv"
-    return FileInfo(format=fmt, encoding=job.encoding, delimiter=job.delimiter or ",")
-
-
-def _store_upload(*, upload: IO[bytes], destination: Path) -> int:
-    limit = settings.SIYU_IMPORT_MAX_BYTES
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    size = 0
-    with destination.open("wb") as out:
-        while chunk := upload.read(COPY_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                break
-            out.write(chunk)
-    if size > limit:
-        shutil.rmtree(destination.parent, ignore_errors=True)
-        message = _("The file is larger than %(n)d MB. Split it into smaller files.") % {
-            "n": limit // (1024 * 1024)
-        }
-        raise PayloadTooLarge(message, code="file_too_large", fields={"file": message})
-    return size
+    return file_info_of(file_format=job.file_format, encoding=job.encoding, delimiter=job.delimiter)
 
 
 def _looks_like_data(cell: Cell) -> bool:
@@ -782,19 +757,6 @@ def _looks_like_data(cell: Cell) -> bool:
         return cell is not None  # numbers and dates are values, not column names
     text = cell.strip().lstrip("+")
     return bool(text) and (text.replace(".", "", 1).isdigit() or _parse_time(text) is not None)
-
-
-def _header_from(cells: Sequence[Cell]) -> list[str]:
-    if len(cells) > MAX_COLUMNS:
-        raise refuse(_("The file has more than %(n)d columns.") % {"n": MAX_COLUMNS})
-    if any(_looks_like_data(cell) for cell in cells):
-        raise refuse(
-            _(
-                "The first row holds data, not column names. Add a header row "
-                "(for example 订单号, 手机号, 下单时间, 金额) and upload the file again."
-            )
-        )
-    return [cell_text(cell) for cell in cells]
 
 
 def order_import_job_create(
@@ -814,27 +776,19 @@ def order_import_job_create(
         file_format=fmt,
         language=language or translation.get_language() or settings.LANGUAGE_CODE,
     )
-    relative = f"order-imports/{actor.workspace_id}/{job.id}/source.{fmt}"
-    path = _media(relative)
-    try:
-        size = _store_upload(upload=upload, destination=path)
-        info = inspect_file(path, file_name=display_name)
-        rows = read_rows(path, info)
-        try:
-            first = next(rows, None)
-            if first is None:
-                raise refuse(_("The file has no rows."))
-            headers = _header_from(first[1])
-            if next(rows, None) is None:
-                raise refuse(_("The file has column names but no rows to import."))
-        finally:
-            rows.close()
-    except (ValidationError, PayloadTooLarge):
-        shutil.rmtree(path.parent, ignore_errors=True)
-        raise
-    job.file_path, job.file_size, job.headers = relative, size, headers
-    job.encoding, job.delimiter = info.encoding, info.delimiter
-    job.mapping = order_mapping_guess(headers=headers)
+    stored = spreadsheet_upload_store(
+        upload=upload,
+        file_name=display_name,
+        relative_path=f"order-imports/{actor.workspace_id}/{job.id}/source.{fmt}",
+        looks_like_data=_looks_like_data,
+        data_in_header_message=_(
+            "The first row holds data, not column names. Add a header row "
+            "(for example 订单号, 手机号, 下单时间, 金额) and upload the file again."
+        ),
+    )
+    job.file_path, job.file_size, job.headers = stored.relative_path, stored.size, stored.headers
+    job.encoding, job.delimiter = stored.info.encoding, stored.info.delimiter
+    job.mapping = order_mapping_guess(headers=stored.headers)
     job.save()
     return job
 
@@ -993,7 +947,7 @@ class RowReport:
             if not self.job.report_path:
                 self.job.report_path = str(Path(self.job.file_path).parent / "report.csv")
                 OrderImportJob.objects.filter(id=self.job.id).update(report_path=self.job.report_path)
-            path = _media(self.job.report_path)
+            path = media_path(self.job.report_path)
             resuming = path.exists() and path.stat().st_size > 0
             self._writer = CsvWriter(path, append=resuming)
             if not resuming:
