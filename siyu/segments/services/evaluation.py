@@ -21,6 +21,7 @@ from uuid import UUID
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from siyu.contacts.models import Contact
@@ -137,7 +138,7 @@ def _target_fill(compiled: Compiled) -> None:
     """The contacts the rules select, into a temporary table (computed once, compared twice)."""
     # SQLite answers "is this contact in the target" through the key; PostgreSQL hashes the table.
     key = " PRIMARY KEY" if connection.vendor == "sqlite" else ""
-    _temporary_table(TARGET_TABLE, f"contact_id {_uuid_type()}{key}")
+    _temporary_table(TARGET_TABLE, f"contact_id {_uuid_type()} NOT NULL{key}")
     try:
         query = contact_rows().filter(compiled.q()).order_by().values("id").query
         select, params = query.sql_with_params()
@@ -235,10 +236,12 @@ def _publish_build_changes(segment: Segment, *, cause: str, at: datetime) -> Non
             )
 
 
-def _recheck_sources(compiled: Compiled, contact_ids: Sequence[UUID] | None) -> list[QuerySet[Any]]:
+def _recheck_sources(
+    compiled: Compiled, contact_ids: Sequence[UUID] | None, *, members: Any
+) -> list[QuerySet[Any]]:
     """(contact, moment) querysets of the rule's time-relative conditions, limited to the contacts
-    whose re-checks can matter (see `recheck_targets`) and, when given, to `contact_ids`."""
-    members = SegmentMember.objects.filter(segment_id=compiled.segment.id).values("contact_id")
+    whose re-checks can matter (see `recheck_targets`: `members` is a subquery of the segment's
+    members) and, when given, to `contact_ids`."""
     sources = []
     for condition, who in recheck_targets(compiled.rule.root):
         for rows, column in moment_sources(condition, compiled.clock):
@@ -259,7 +262,10 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
     rechecks = connection.ops.quote_name(Recheck._meta.db_table)
     workspace = prepared(Recheck, "workspace_id", active_workspace_id())
     segment_id = prepared(Recheck, "segment_id", compiled.segment.id)
-    sources = _recheck_sources(compiled, None) if compiled.rule.is_time_relative else []
+    # The build's target table holds exactly the members, and unlike the members table it has fresh
+    # statistics: the planner can tell 5,000 members (look up their events) from 300,000 (scan).
+    members = RawSQL(f"SELECT contact_id FROM {TARGET_TABLE}", [])  # noqa: S611 -- a constant table name
+    sources = _recheck_sources(compiled, None, members=members) if compiled.rule.is_time_relative else []
     if not sources:
         Recheck.objects.filter(segment=compiled.segment).delete()
         return 0
@@ -308,7 +314,8 @@ def _rechecks_replace(compiled: Compiled, *, contact_ids: Sequence[UUID]) -> int
         return 0
     due: dict[UUID, datetime] = {}
     now = compiled.clock.now
-    for rows in _recheck_sources(compiled, contact_ids):
+    members = SegmentMember.objects.filter(segment_id=segment.id).values("contact_id")
+    for rows in _recheck_sources(compiled, contact_ids, members=members):
         for contact_id, moment in rows:
             if moment > now and (contact_id not in due or moment < due[contact_id]):
                 due[contact_id] = moment
@@ -343,8 +350,11 @@ def segment_build(
         _build_session_settings()
         _target_fill(compiled)
         added, removed = _set_difference_apply(segment, cause=cause, at=moment)
+        _rechecks_rebuild(compiled)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM {TARGET_TABLE}")
+            size = int(cursor.fetchone()[0])
         _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
-        size = SegmentMember.objects.filter(segment=segment).count()
         Segment.objects.filter(id=segment.id).update(
             member_count=size,
             is_ready=True,
@@ -360,7 +370,6 @@ def segment_build(
         )
         if added or removed or kind == BuildKind.FULL:
             day_record(segment_id=segment.id, at=moment, entered=added, exited=removed)
-        _rechecks_rebuild(compiled)
         build = SegmentBuild.objects.create(
             segment=segment,
             kind=kind,
