@@ -21,7 +21,6 @@ from uuid import UUID
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from siyu.contacts.models import Contact
@@ -47,6 +46,7 @@ from siyu.segments.models import (
 from siyu.segments.rules.spec import DAY_ROLL, Catalog, Rule, RuleError, rule_document_of, rule_parse
 from siyu.segments.rules.sql import Clock, rule_q
 from siyu.segments.rules.timing import (
+    WHO_ALL,
     WHO_MEMBERS,
     WHO_OTHERS,
     date_conditions,
@@ -237,54 +237,64 @@ def _publish_build_changes(segment: Segment, *, cause: str, at: datetime) -> Non
 
 
 def _recheck_sources(
-    compiled: Compiled, contact_ids: Sequence[UUID] | None, *, members: Any
-) -> list[QuerySet[Any]]:
-    """(contact, moment) querysets of the rule's time-relative conditions, limited to the contacts
-    whose re-checks can matter (see `recheck_targets`: `members` is a subquery of the segment's
-    members) and, when given, to `contact_ids`."""
+    compiled: Compiled, contact_ids: Sequence[UUID] | None
+) -> list[tuple[QuerySet[Any], str, str]]:
+    """(contact, moment) querysets of the rule's time-relative conditions (limited to `contact_ids`
+    when given), each with its contact column and whose re-checks it can matter for
+    (`recheck_targets`: members, others or all)."""
     sources = []
     for condition, who in recheck_targets(compiled.rule.root):
         for rows, column in moment_sources(condition, compiled.clock):
             if contact_ids is not None:
                 rows = rows.filter(**{f"{column}__in": uuid_list(contact_ids)})
-            if who == WHO_MEMBERS:
-                rows = rows.filter(**{f"{column}__in": members})
-            elif who == WHO_OTHERS:
-                rows = rows.exclude(**{f"{column}__in": members})
-            sources.append(rows)
+            sources.append((rows, column, who))
     return sources
 
 
 def _rechecks_rebuild(compiled: Compiled) -> int:
     """Every contact's next re-check for the segment, applied as a difference to the stored ones:
     computed in SQL, and in a steady state (nothing moved) nothing is written. Returns how many
-    re-checks the segment has."""
+    re-checks the segment has.
+
+    The moments are computed for everyone and only then kept for members or others, against the
+    build's target table (which holds exactly the members): restricting each moment query to the
+    members instead lets the planner probe every member's events one by one, which on a table in
+    arrival order reads a page per event (6 s for 10,000 members and a 30-day window, against about
+    the compiled query's own time for one pass over the window).
+    """
     rechecks = connection.ops.quote_name(Recheck._meta.db_table)
     workspace = prepared(Recheck, "workspace_id", active_workspace_id())
     segment_id = prepared(Recheck, "segment_id", compiled.segment.id)
-    # The build's target table holds exactly the members, and unlike the members table it has fresh
-    # statistics: the planner can tell 5,000 members (look up their events) from 300,000 (scan).
-    members = RawSQL(f"SELECT contact_id FROM {TARGET_TABLE}", [])  # noqa: S611 -- a constant table name
-    sources = _recheck_sources(compiled, None, members=members) if compiled.rule.is_time_relative else []
+    sources = _recheck_sources(compiled, None) if compiled.rule.is_time_relative else []
     if not sources:
         Recheck.objects.filter(segment=compiled.segment).delete()
         return 0
-    _temporary_table(MOMENTS_TABLE, f"contact_id {_uuid_type()} NOT NULL, due_at {_datetime_type()} NOT NULL")
-    for rows in sources:
+    _temporary_table(
+        MOMENTS_TABLE,
+        f"contact_id {_uuid_type()} NOT NULL, due_at {_datetime_type()} NOT NULL, who varchar(8) NOT NULL",
+    )
+    for rows, _column, who in sources:
         try:
             select, params = rows.query.sql_with_params()
         except EmptyResultSet:
             continue
-        _execute(f"INSERT INTO {MOMENTS_TABLE} (contact_id, due_at) {select}", params)
+        _execute(
+            f"INSERT INTO {MOMENTS_TABLE} (who, contact_id, due_at) SELECT %s, s.* FROM ({select}) s",
+            [who, *params],
+        )
+    if connection.vendor == "postgresql":
+        _execute(f"ANALYZE {MOMENTS_TABLE}")
     key = " PRIMARY KEY" if connection.vendor == "sqlite" else ""
     _temporary_table(DUE_TABLE, f"contact_id {_uuid_type()}{key}, due_at {_datetime_type()} NOT NULL")
     contacts = connection.ops.quote_name(Contact._meta.db_table)
+    is_member = f"EXISTS (SELECT 1 FROM {TARGET_TABLE} t WHERE t.contact_id = m.contact_id)"
     # Event rows name contacts without a foreign key: only contacts that still exist get a re-check.
     count = _execute(
         f"INSERT INTO {DUE_TABLE} (contact_id, due_at) SELECT m.contact_id, MIN(m.due_at) FROM {MOMENTS_TABLE} m "
-        f"WHERE m.due_at > %s AND EXISTS (SELECT 1 FROM {contacts} c WHERE c.id = m.contact_id AND c.workspace_id = %s) "
+        f"WHERE m.due_at > %s AND (m.who = %s OR (m.who = %s AND {is_member}) OR (m.who = %s AND NOT {is_member})) "
+        f"AND m.contact_id IN (SELECT c.id FROM {contacts} c WHERE c.workspace_id = %s) "
         "GROUP BY m.contact_id",
-        [prepared(Recheck, "due_at", compiled.clock.now), workspace],
+        [prepared(Recheck, "due_at", compiled.clock.now), WHO_ALL, WHO_MEMBERS, WHO_OTHERS, workspace],
     )
     _execute(
         f"DELETE FROM {rechecks} WHERE workspace_id = %s AND segment_id = %s AND NOT EXISTS "
@@ -315,7 +325,11 @@ def _rechecks_replace(compiled: Compiled, *, contact_ids: Sequence[UUID]) -> int
     due: dict[UUID, datetime] = {}
     now = compiled.clock.now
     members = SegmentMember.objects.filter(segment_id=segment.id).values("contact_id")
-    for rows in _recheck_sources(compiled, contact_ids, members=members):
+    for rows, column, who in _recheck_sources(compiled, contact_ids):
+        if who == WHO_MEMBERS:
+            rows = rows.filter(**{f"{column}__in": members})
+        elif who == WHO_OTHERS:
+            rows = rows.exclude(**{f"{column}__in": members})
         for contact_id, moment in rows:
             if moment > now and (contact_id not in due or moment < due[contact_id]):
                 due[contact_id] = moment
