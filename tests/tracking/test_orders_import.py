@@ -606,3 +606,87 @@ def test_a_later_copy_of_an_order_whose_row_failed_is_imported(admin_actor, monk
     job = run(admin_actor, upload(admin_actor, csv_bytes(table)))
     assert counts(job) == ("done", 3, 2, 0, 1, 0)
     assert sorted(Purchase.objects.values_list("order_no", flat=True)) == ["F-1", "F-2"]
+
+
+def test_a_repeated_order_no_in_one_batch_is_tried_when_its_first_copy_fails(admin_actor):
+    ContactFactory(name="甲", phone=PHONE, email="jia@example.com")
+    ContactFactory(name="乙", phone=NEW_PHONE, email="yi@example.com")
+    table = [
+        ["订单号", "手机号", "邮箱", "下单时间", "金额"],
+        ["F-1", "13800001234", "yi@example.com", day(3), "10"],  # two customers: fails
+        ["F-1", "13800001234", "", day(2), "10"],  # the corrected copy: tried in its place
+        ["F-1", "13900005678", "", day(2), "10"],  # a copy of an imported row: a duplicate
+        ["G-1", "13800001234", "yi@example.com", day(3), "20"],  # fails
+        ["G-1", "13900005678", "jia@example.com", day(3), "20"],  # fails too: reported, not dropped
+    ]
+    job = run(admin_actor, upload(admin_actor, csv_bytes(table)))
+
+    assert counts(job) == ("done", 5, 1, 1, 3, 0)
+    assert list(Purchase.objects.values_list("order_no", "amount")) == [("F-1", Decimal("10.00"))]
+    two_customers = (
+        "The phone and identities of this row belong to 2 different customers. "
+        "Keep one of them in the row, or merge the customers first."
+    )
+    assert [line[0:1] + line[-2:] for line in report(job)[1:]] == [
+        ["2", "Not imported", two_customers],
+        ["4", "Duplicate", "The same order no. is on row 3; only that row is imported."],
+        ["5", "Not imported", two_customers],
+        ["6", "Not imported", two_customers],
+    ]
+
+
+def test_an_api_call_tries_a_later_copy_of_a_failed_order(admin_actor):
+    ContactFactory(name="甲", phone=PHONE)
+    ContactFactory(name="乙", phone=NEW_PHONE)
+    results = order_services.orders_submit(
+        actor=admin_actor,
+        orders=[
+            {"order_no": "A-1", "placed_at": day(2), "amount": "1", "phone": PHONE, "channel": "nowhere"},
+            {"order_no": "A-1", "placed_at": day(2), "amount": "1", "phone": PHONE, "email": "x@example.com"},
+            {"order_no": "A-1", "placed_at": day(2), "amount": "1", "phone": NEW_PHONE},
+        ],
+    )
+    assert [(r.status, r.detail) for r in results] == [
+        ("failed", ""),
+        ("accepted", ""),
+        ("duplicate", "The same order no. is at index 1 of this call; only that order is sent."),
+    ]
+
+
+def test_a_customer_made_for_old_orders_was_acquired_with_its_earliest_order(admin_actor, monkeypatch):
+    monkeypatch.setattr(order_services, "MAX_ORDERS", 2)
+    known = ContactFactory(name="老客", phone=PHONE)
+    known_since = Contact.objects.get(id=known.id).created_at
+    table = [
+        ["订单号", "手机号", "下单时间", "金额"],
+        ["H-1", "13900005678", f"{day(150)} 10:00", "10"],
+        ["H-2", "13800001234", f"{day(300)} 10:00", "10"],  # a known customer keeps its time
+        ["H-3", "13900005678", f"{day(200)} 09:30", "20"],  # earlier, in the next batch
+        ["H-4", "13900005678", f"{day(100)} 09:30", "20"],
+    ]
+    job = run(admin_actor, upload(admin_actor, csv_bytes(table)))
+
+    assert counts(job) == ("done", 4, 4, 0, 0, 1)
+    created = Contact.objects.get(phone=NEW_PHONE)
+    assert created.created_at == local(f"{day(200)} 09:30")
+    assert Contact.objects.get(id=known.id).created_at == known_since
+
+    # A later import is not the one that created the customer: its older order leaves the time alone.
+    again = [table[0], ["H-5", "13900005678", f"{day(250)} 10:00", "5"]]
+    assert counts(run(admin_actor, upload(admin_actor, csv_bytes(again))))[2] == 1
+    assert Contact.objects.get(id=created.id).created_at == local(f"{day(200)} 09:30")
+
+
+def test_an_unknown_buyer_of_orders_from_200_days_ago_is_created_then(admin_actor):
+    placed_at = timezone.localtime().replace(microsecond=0) - timedelta(days=200)
+    results = order_services.orders_submit(
+        actor=admin_actor,
+        orders=[
+            {"order_no": "O-1", "placed_at": placed_at.isoformat(), "amount": "10", "phone": NEW_PHONE},
+            {"order_no": "O-2", "placed_at": day(1), "amount": "10", "phone": NEW_PHONE},
+        ],
+    )
+    assert [(r.status, r.contact_created) for r in results] == [("accepted", True), ("accepted", False)]
+    contact = Contact.objects.get(phone=NEW_PHONE)
+    assert contact.created_at == placed_at
+    assert contact.id == results[0].contact_id == results[1].contact_id

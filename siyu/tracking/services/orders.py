@@ -5,12 +5,14 @@ event comes in) for the workspace's import source, with a messageId derived from
 event processor then stores the purchase, once per order no., and counts it on the contact. So:
 - re-importing a file, or importing an order the shop also tracked, records and counts it once;
 - a row's customer is found by phone or identity (email, unionid, openid, external id …); an unknown
-  one is created through the contacts services (stage customer, the row's channel) and reported;
+  one is created through the contacts services (stage customer, the row's channel) and reported, and
+  dated to its earliest order in the import (analytics count customers by when they were acquired);
 - the event names that contact by an id the identity resolver already understands: the contact's
   userId when it has one, else an anonymous id kept for orders ("siyu-contact-<contact id>"),
   attached to the contact once;
 - a bad row (no order no., a bad time or amount, an unknown channel, no customer) is reported on its
-  own and never blocks the good ones; an order no. already recorded, or repeated, is a duplicate.
+  own and never blocks the good ones; an order no. already recorded is a duplicate, and so is a repeated
+  one once a copy of it is imported (a copy after a failed one is tried in its place).
 
 Atomicity of a file import: a bad FILE is refused whole (checked at upload, then read to the end before
 the first write). Each batch of rows — its new contacts, its events and the job's counters — is one
@@ -30,13 +32,16 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models.functions import Least
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from siyu.contacts.cleaning import clean_email, clean_phone, clean_text
-from siyu.contacts.models import Channel, IdentityType, JobStatus, Stage
+from siyu.contacts.models import Channel, Contact, IdentityType, JobStatus, Stage
 from siyu.contacts.selectors import contacts_known_identities, identity_owners
+from siyu.contacts.services.contacts import contacts_changed
 from siyu.contacts.services.tracked import IdentityKey, identities_link
 from siyu.contacts.services.upsert import UpsertKey, contact_statistics_refresh, contacts_upsert
 from siyu.contacts.services.values import ContactLookups, clean_identity
@@ -75,6 +80,7 @@ logger = logging.getLogger(__name__)
 MAX_ORDERS = 1000  # per API call, and per batch of a file import
 MAX_ROWS = 1_000_000
 PREVIEW_ROWS = 20
+ACQUISITION_CHUNK = 300  # customers dated back per UPDATE (two parameters each)
 CONTACT_HANDLE_PREFIX = "siyu-contact-"
 MESSAGE_ID_PREFIX = "order:"
 CURRENCY = "CNY"
@@ -658,16 +664,22 @@ def orders_submit(
     orders: Sequence[Any],
     positions: Sequence[int] | None = None,
     seen: dict[str, int] | None = None,
+    acquired: dict[UUID, datetime] | None = None,
     lookups: ContactLookups | None = None,
     numbering: Literal["row", "index"] = "index",
 ) -> list[OrderResult]:
     """Send up to MAX_ORDERS orders on to be recorded; one result per order, in order.
 
     `positions` number the orders as the caller shows them (a file's row numbers, or by default their
-    index; `numbering` says which in messages) and `seen` remembers each order no.'s first position
-    across calls (a file's batches): a repeated order no. is a duplicate of that position. An order no.
-    already recorded is a duplicate too, and nothing is sent for it. New customers, their handles and
-    the events are written in one transaction.
+    index; `numbering` says which in messages) and `seen` remembers, across calls (a file's batches),
+    the position each order no. was sent from: a later copy is a duplicate of that position. Within a
+    call the first copy of an order no. is tried, and a later copy only if the one before it failed.
+    An order no. already recorded is a duplicate too, and nothing is sent for it.
+
+    A customer made for these orders was acquired with its earliest order here, not at the import:
+    its creation time is that order's time. `acquired` carries, across calls, the customers made so
+    far and that time, so a later batch's earlier order moves it back (never forward). New customers,
+    their handles and the events are written in one transaction.
     """
     actor.require(Permission.ORDERS_IMPORT)
     if len(orders) > MAX_ORDERS:
@@ -678,6 +690,7 @@ def orders_submit(
         )
     positions = list(positions) if positions is not None else list(range(len(orders)))
     seen = seen if seen is not None else {}
+    acquired = acquired if acquired is not None else {}
     lookups = lookups or ContactLookups.load()
     moment = now()
     results = [OrderResult(index=i) for i in range(len(orders))]
@@ -695,46 +708,109 @@ def orders_submit(
         else:
             rows[index] = row
     recorded = purchase_owners(order_nos=[row.order_no for row in rows.values()])
-    for index, row in list(rows.items()):
+    trying: dict[int, OrderRow] = {}
+    copies: dict[str, list[int]] = {}  # the later copies of each order no. tried here, in order
+    for index, row in rows.items():
         result = results[index]
         if row.order_no in seen:
-            result.status = "duplicate"
-            earlier = {"n": seen[row.order_no]}
-            result.detail = (
-                _("The same order no. is on row %(n)d; only that row is imported.") % earlier
-                if numbering == "row"
-                else _("The same order no. is at index %(n)d of this call; only that order is sent.")
-                % earlier
-            )
+            _mark_repeated(result, position=seen[row.order_no], numbering=numbering)
         elif row.order_no in recorded:
             result.status, result.contact_id = "duplicate", recorded[row.order_no]
             result.detail = _("This order is already recorded; it was left as it is.")
-        seen.setdefault(row.order_no, positions[index])
-        if result.status == "duplicate":
-            del rows[index]
-    if not rows:
+        elif row.order_no in copies:
+            copies[row.order_no].append(index)
+        else:
+            copies[row.order_no] = []
+            trying[index] = row
+    if not trying:
         return results
     with transaction.atomic():
-        _find_contacts(actor=actor, rows=rows, results=results, lookups=lookups)
-        contact_of = {
-            i: cid for i in rows if not results[i].errors and (cid := results[i].contact_id) is not None
-        }
-        ready = list(contact_of)
-        senders = _senders(set(contact_of.values()))
-        messages = [order_message(rows[i], sender=senders[contact_of[i]]) for i in ready]
-        accepted = events_accept(
-            source=order_import_source(), messages=messages, received=Received(at=moment), sizes_checked=False
-        )
-        refused = {skipped.index: skipped for skipped in accepted.skipped}
-        for position, index in enumerate(ready):
-            if position in refused:
-                results[index].errors = {"": refused[position].detail}
-            else:
-                results[index].status = "accepted"
-    for index, row in rows.items():  # a later batch's copy of an order that failed here is not a duplicate
-        if results[index].status == "failed" and seen.get(row.order_no) == positions[index]:
-            del seen[row.order_no]
+        while trying:
+            _orders_send(actor=actor, rows=trying, results=results, lookups=lookups, moment=moment)
+            retrying: dict[int, OrderRow] = {}
+            for index, row in trying.items():
+                later = copies[row.order_no]
+                if results[index].status == "accepted":
+                    seen[row.order_no] = positions[index]
+                    for copy in later:
+                        _mark_repeated(results[copy], position=positions[index], numbering=numbering)
+                elif later:  # this copy failed: the next one is tried in its place
+                    following = later.pop(0)
+                    retrying[following] = rows[following]
+            trying = retrying
+        _acquisition_times_set(rows=rows, results=results, acquired=acquired, moment=moment)
     return results
+
+
+def _mark_repeated(result: OrderResult, *, position: int, numbering: Literal["row", "index"]) -> None:
+    result.status = "duplicate"
+    earlier = {"n": position}
+    result.detail = (
+        _("The same order no. is on row %(n)d; only that row is imported.") % earlier
+        if numbering == "row"
+        else _("The same order no. is at index %(n)d of this call; only that order is sent.") % earlier
+    )
+
+
+def _orders_send(
+    *,
+    actor: Actor,
+    rows: dict[int, OrderRow],
+    results: list[OrderResult],
+    lookups: ContactLookups,
+    moment: datetime,
+) -> None:
+    """Find or create each row's customer and accept its event; marks each result accepted or failed."""
+    _find_contacts(actor=actor, rows=rows, results=results, lookups=lookups)
+    contact_of = {
+        i: cid for i in rows if not results[i].errors and (cid := results[i].contact_id) is not None
+    }
+    ready = list(contact_of)
+    senders = _senders(set(contact_of.values()))
+    messages = [order_message(rows[i], sender=senders[contact_of[i]]) for i in ready]
+    accepted = events_accept(
+        source=order_import_source(), messages=messages, received=Received(at=moment), sizes_checked=False
+    )
+    refused = {skipped.index: skipped for skipped in accepted.skipped}
+    for position, index in enumerate(ready):
+        if position in refused:
+            results[index].errors = {"": refused[position].detail}
+        else:
+            results[index].status = "accepted"
+
+
+def _acquisition_times_set(
+    *,
+    rows: Mapping[int, OrderRow],
+    results: Sequence[OrderResult],
+    acquired: dict[UUID, datetime],
+    moment: datetime,
+) -> None:
+    """Date each customer these orders created (here, or earlier in the same import) back to its
+    earliest accepted order: analytics count a customer as acquired when it was created, and an
+    imported order history is not this month's new customers. A creation time only moves earlier."""
+    for result in results:
+        if result.contact_created and result.contact_id is not None:
+            acquired.setdefault(result.contact_id, moment)
+    earliest: dict[UUID, datetime] = {}
+    for result in results:
+        contact_id = result.contact_id
+        if result.status == "accepted" and contact_id is not None and contact_id in acquired:
+            placed_at = rows[result.index].placed_at
+            earliest[contact_id] = min(placed_at, earliest.get(contact_id, placed_at))
+    moves = {contact_id: at for contact_id, at in earliest.items() if at < acquired[contact_id]}
+    if not moves:
+        return
+    acquired.update(moves)
+    pending = list(moves.items())
+    for start in range(0, len(pending), ACQUISITION_CHUNK):
+        chunk = dict(pending[start : start + ACQUISITION_CHUNK])
+        acquired_at = Case(
+            *(When(id=contact_id, then=Value(at)) for contact_id, at in chunk.items()),
+            output_field=DateTimeField(),
+        )
+        Contact.objects.filter(id__in=chunk).update(created_at=Least(F("created_at"), acquired_at))
+    contacts_changed(moves, "field:created_at")
 
 
 # --- the file import: upload -------------------------------------------------------------------------
@@ -971,6 +1047,7 @@ def _write_batch(
     columns: OrderColumns,
     lookups: ContactLookups,
     seen: dict[str, int],
+    acquired: dict[UUID, datetime],
     batch: Sequence[tuple[int, list[Cell]]],
     report: RowReport,
 ) -> None:
@@ -981,6 +1058,7 @@ def _write_batch(
             orders=payloads,
             positions=[number for number, _cells in batch],
             seen=seen,
+            acquired=acquired,
             lookups=lookups,
             numbering="row",
         )
@@ -1055,6 +1133,7 @@ def _run_batches(*, actor: Actor, job: OrderImportJob, progress: ProgressCallbac
     lookups = ContactLookups.load()
     report = RowReport(job)
     seen: dict[str, int] = {}
+    acquired: dict[UUID, datetime] = {}  # the customers this job created, and when they were acquired
     already = job.processed_rows  # a resumed job skips what earlier runs committed
     batch: list[tuple[int, list[Cell]]] = []
     try:
@@ -1069,6 +1148,7 @@ def _run_batches(*, actor: Actor, job: OrderImportJob, progress: ProgressCallbac
                     columns=columns,
                     lookups=lookups,
                     seen=seen,
+                    acquired=acquired,
                     batch=batch,
                     report=report,
                 )
@@ -1077,7 +1157,14 @@ def _run_batches(*, actor: Actor, job: OrderImportJob, progress: ProgressCallbac
                     progress(job)
         if batch:
             _write_batch(
-                actor=actor, job=job, columns=columns, lookups=lookups, seen=seen, batch=batch, report=report
+                actor=actor,
+                job=job,
+                columns=columns,
+                lookups=lookups,
+                seen=seen,
+                acquired=acquired,
+                batch=batch,
+                report=report,
             )
             if progress:
                 progress(job)
