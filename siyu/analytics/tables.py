@@ -5,15 +5,12 @@ hold the same figures. CSV cells are plain numbers (percentages with one decimal
 and empty where a figure has no value (nothing to divide by), never 0.
 """
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.http import HttpResponse
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -31,7 +28,7 @@ from siyu.analytics.selectors import (
 )
 from siyu.analytics.stats import Rate
 from siyu.contacts.models import STAGE_ORDER, Channel
-from siyu.contacts.spreadsheets import escape_cell
+from siyu.core import csv_download
 
 Table = tuple[list[str], list[list[Any]]]
 
@@ -56,27 +53,11 @@ def days(value: timedelta | None) -> float | None:
     return None if value is None else round(value.total_seconds() / 86400, 1)
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return escape_cell(value)
-    return str(value)
-
-
 def csv_response(
     name: str, period: Period, header: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> HttpResponse:
     """A UTF-8 CSV with a byte-order mark (so Excel reads Chinese), named after the report and period."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([_cell(str(h)) for h in header])
-    writer.writerows([_cell(value) for value in row] for row in rows)
-    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=f"{name}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
-    )
-    return response
+    return csv_download.csv_response(f"{name}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv", header, rows)
 
 
 # Channel quality --------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from openpyxl import Workbook, load_workbook
 
+from siyu.core.csv_download import escape_cell
 from siyu.core.errors import PayloadTooLarge, ValidationError
 
 FileFormat = Literal["csv", "xlsx"]
@@ -42,7 +43,6 @@ ZIP_MAX_MEMBERS = 1000
 ZIP_MAX_UNCOMPRESSED = 1024 * 1024 * 1024
 ZIP_MAX_RATIO = 100
 ZIP_RATIO_MIN_SIZE = 1024 * 1024  # tiny parts may compress oddly; the ratio matters for big ones
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _GB_FAMILY = {"gb2312", "gbk", "gb18030", "hz", "hz_gb_2312", "cp936"}
 _BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xd0\xcf\x11\xe0", "xls"),  # OLE2: old .xls, or an encrypted workbook
@@ -371,13 +371,6 @@ def _header_from(
 
 
 # --- writing -------------------------------------------------------------------------------------
-
-
-def escape_cell(value: Any) -> Any:
-    """Neutralise formula injection: text starting with = + - @ tab or CR gets a leading quote."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return f"'{value}"
-    return value
 
 
 def cell_text(value: Any) -> str:

@@ -1,17 +1,14 @@
 """RFM settings: quintiles or thresholds, the cut points in use, and the eight groups' sizes now."""
 
-import csv
-import io
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from siyu.contacts.spreadsheets import escape_cell
+from siyu.core.csv_download import csv_response
 from siyu.core.errors import DomainError
 from siyu.core.time import today
 from siyu.core.web import ActorRequest, actor_required, form_add_domain_errors
@@ -85,29 +82,20 @@ def _share(count: int, total: int) -> float:
 
 
 def _groups_csv(sizes: RfmGroupSizes | None) -> HttpResponse:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
-        [_("RFM group"), _("Recency"), _("Frequency"), _("Monetary"), _("Customers"), _("Share (%)")]
-    )
+    header = [_("RFM group"), _("Recency"), _("Frequency"), _("Monetary"), _("Customers"), _("Share (%)")]
     high, low = _("high"), _("low")
-    for group in sizes.groups if sizes else []:
-        share = _share(group.count, sizes.customers if sizes else 0)
-        writer.writerow(
-            [
-                escape_cell(group.label),
-                high if group.recency_high else low,
-                high if group.frequency_high else low,
-                high if group.monetary_high else low,
-                group.count,
-                share,
-            ]
-        )
-    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=f"rfm-groups-{today():%Y%m%d}.csv"
-    )
-    return response
+    rows = [
+        [
+            group.label,
+            high if group.recency_high else low,
+            high if group.frequency_high else low,
+            high if group.monetary_high else low,
+            group.count,
+            _share(group.count, sizes.customers if sizes else 0),
+        ]
+        for group in (sizes.groups if sizes else [])
+    ]
+    return csv_response(f"rfm-groups-{today():%Y%m%d}.csv", header, rows)
 
 
 @require_http_methods(["GET", "POST"])

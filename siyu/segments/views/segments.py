@@ -5,8 +5,6 @@ Thin: reads through selectors, writes through services. A dynamic segment of a s
 built inside the request; a large one is built by the task queue while the page polls its status.
 """
 
-import csv
-import io
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -18,11 +16,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.http import content_disposition_header, urlencode
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from siyu.contacts.selectors import contact_rows
+from siyu.core.csv_download import csv_response
 from siyu.core.errors import DomainError
 from siyu.core.time import now, today
 from siyu.core.web import ActorRequest, actor_required, domain_error_message, form_add_domain_errors, is_htmx
@@ -316,16 +315,11 @@ def segment_detail_view(request: Request, segment_id: UUID) -> HttpResponse:
 
 
 def _days_csv(segment: Segment) -> HttpResponse:
-    chart = _chart(segment)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([_("Day"), _("Size"), _("Entered"), _("Exited")])
-    writer.writerows(_chart_rows(chart))
-    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=f"segment-{segment.id}-{today():%Y%m%d}.csv"
+    return csv_response(
+        f"segment-{segment.id}-{today():%Y%m%d}.csv",
+        [_("Day"), _("Size"), _("Entered"), _("Exited")],
+        _chart_rows(_chart(segment)),
     )
-    return response
 
 
 @require_GET

@@ -5,8 +5,6 @@ Members who may share content see the published library and get personal share l
 may manage content also see drafts and edit the library.
 """
 
-import csv
-import io
 import mimetypes
 from datetime import timedelta
 from typing import Any, cast
@@ -23,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from siyu.contacts.models import Channel
 from siyu.contacts.selectors import channel_list
-from siyu.contacts.spreadsheets import escape_cell
+from siyu.core.csv_download import csv_response
 from siyu.core.errors import DomainError, ValidationError
 from siyu.core.time import now
 from siyu.core.web import ActorRequest, actor_required, form_add_domain_errors, is_htmx, page_or_section
@@ -512,22 +510,18 @@ def _period(request: Request) -> tuple[str, Any]:
 
 
 def _performance_csv(rows: list[Any]) -> HttpResponse:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
+    header = [
+        _("Title"),
+        _("Type"),
+        _("Views"),
+        _("Unique viewers"),
+        _("Average active dwell (seconds)"),
+        _("Completion rate (%)"),
+        _("Published"),
+    ]
+    cells = [
         [
-            _("Title"),
-            _("Type"),
-            _("Views"),
-            _("Unique viewers"),
-            _("Average active dwell (seconds)"),
-            _("Completion rate (%)"),
-            _("Published"),
-        ]
-    )
-    writer.writerows(
-        [
-            escape_cell(row.content.title),
+            row.content.title,
             row.content.get_kind_display(),
             row.views,
             row.viewers,
@@ -536,12 +530,8 @@ def _performance_csv(rows: list[Any]) -> HttpResponse:
             _("Yes") if row.content.is_published else _("No"),
         ]
         for row in rows
-    )
-    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=f"content-performance-{now():%Y%m%d}.csv"
-    )
-    return response
+    ]
+    return csv_response(f"content-performance-{now():%Y%m%d}.csv", header, cells)
 
 
 SORT_COLUMNS = ("title", "kind", "views", "viewers", "dwell", "completion")

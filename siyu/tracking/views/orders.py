@@ -4,24 +4,22 @@
 Thin: reads through selectors, writes through services, the run through a background task.
 """
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import IO, Any, cast
 from uuid import UUID
 
 from django import forms
-from django.http import FileResponse, Http404, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from siyu.contacts.selectors import channel_list, contact_briefs
-from siyu.contacts.spreadsheets import escape_cell
+from siyu.core.csv_download import csv_streaming_response
 from siyu.core.errors import DomainError
 from siyu.core.time import now, today
 from siyu.core.web import ActorRequest, actor_required, domain_error_message, form_add_domain_errors, is_htmx
@@ -52,6 +50,7 @@ Request = ActorRequest[Actor]
 PAGE_SIZE = 50
 CSV_MAX_ROWS = 100_000
 CSV_CHUNK = 2000
+CENTS = Decimal("0.01")
 PERIODS = (("30", 30), ("90", 90), ("365", 365))
 
 
@@ -148,48 +147,34 @@ def _csv(request: Request, filters: PurchaseFilters) -> HttpResponse:
     origins = dict(PurchaseOrigin.choices)
     names = dict(channel_list().values_list("id", "name"))
 
-    def lines() -> Iterator[str]:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(
-            [
-                _("Order no."),
-                _("Customer"),
-                _("Ordered at"),
-                _("Amount (¥)"),
-                _("Channel"),
-                _("Recorded from"),
-                _("Items"),
-            ]
-        )
-        yield "\ufeff" + buffer.getvalue()
+    def rows() -> Iterator[list[object]]:
         for start in range(0, CSV_MAX_ROWS, CSV_CHUNK):
             chunk = list(purchases[start : start + CSV_CHUNK])
             if not chunk:
                 return
             briefs = contact_briefs(contact_ids=[p.contact_id for p in chunk])
-            buffer.seek(0)
-            buffer.truncate()
             for p in chunk:
                 brief = briefs.get(p.contact_id)
-                writer.writerow(
-                    [
-                        escape_cell(p.order_no),
-                        escape_cell(brief.label if brief else ""),
-                        timezone.localtime(p.placed_at).strftime("%Y-%m-%d %H:%M:%S"),
-                        f"{p.amount:.2f}",
-                        escape_cell(names.get(p.channel_id, "")) if p.channel_id else "",
-                        origins.get(p.origin, p.origin),
-                        escape_cell(_items_text(p.items)),
-                    ]
-                )
-            yield buffer.getvalue()
+                yield [
+                    p.order_no,
+                    brief.label if brief else "",
+                    timezone.localtime(p.placed_at).strftime("%Y-%m-%d %H:%M:%S"),
+                    p.amount.quantize(CENTS),  # a Decimal, so a refund's minus sign is not escaped
+                    names.get(p.channel_id, "") if p.channel_id else "",
+                    origins.get(p.origin, p.origin),
+                    _items_text(p.items),
+                ]
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=f"orders-{now():%Y%m%d}.csv"
-    )
-    return cast(HttpResponse, response)
+    header = [
+        _("Order no."),
+        _("Customer"),
+        _("Ordered at"),
+        _("Amount (¥)"),
+        _("Channel"),
+        _("Recorded from"),
+        _("Items"),
+    ]
+    return cast(HttpResponse, csv_streaming_response(f"orders-{now():%Y%m%d}.csv", header, rows()))
 
 
 @require_GET
