@@ -17,10 +17,8 @@ import random
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from PIL import Image, ImageDraw
@@ -28,6 +26,8 @@ from PIL import Image, ImageDraw
 from siyu.contacts.models import Contact, Stage
 from siyu.contacts.selectors import channel_list
 from siyu.contacts.services import channel_update
+from siyu.contacts.spreadsheets import media_path
+from siyu.core.tenancy import active_workspace_id
 from siyu.core.time import now
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import Member
@@ -91,8 +91,10 @@ VISITED_CONTACTS = 300
 ANONYMOUS_VISITORS = 150
 LIVE_READERS_PER_REP = 4
 # The shop's order history: customers and members with orders over the past months.
-HISTORY_CUSTOMERS = 500
-HISTORY_DAYS = 330  # the first orders of the history are 30 to 330 days old
+HISTORY_CUSTOMERS = 700  # sampled; those acquired in the past 30 days have no history
+# A customer's first order is 30 to 330 days old, and after the customer was acquired.
+HISTORY_DAYS = 330
+HISTORY_NEWEST_START_DAYS = 30
 HISTORY_FILE = "历史订单导出.csv"
 TRACKED_IN_EXPORT = 30  # orders the website tracked that the export holds too
 # (name, price) of what the shop sells
@@ -163,9 +165,8 @@ def _tracking_wipe() -> None:
         OrderImportJob,
     ):
         model.objects.all().delete()
-    workspace_id = Source.objects.values_list("workspace_id", flat=True).first()
-    if workspace_id is not None:  # the earlier runs' order import reports
-        shutil.rmtree(Path(settings.MEDIA_ROOT) / "order-imports" / str(workspace_id), ignore_errors=True)
+    # The earlier runs' order import reports.
+    shutil.rmtree(media_path(f"order-imports/{active_workspace_id()}"), ignore_errors=True)
 
 
 def _channel_rules(*, actor: Actor) -> None:
@@ -467,19 +468,27 @@ def _history_rows(*, rng: random.Random, tracked: list[TrackedOrder]) -> list[li
     """The export's rows: order no., phone, name, time, amount, items, channel; oldest first.
 
     Every time is reckoned from one moment, and order numbers do not hold dates, so a second run a few
-    minutes later exports the same orders.
+    minutes later exports the same orders. A customer's history starts after it was acquired (its
+    first order 30 to 330 days ago, never before its creation); one acquired less than 30 days ago
+    has none.
     """
     moment = now()
     customers = list(
         Contact.objects.filter(stage__in=[Stage.CUSTOMER, Stage.MEMBER])
         .exclude(phone="")
         .order_by("id")
-        .values_list("phone", "name", "channel__name")
+        .values_list("phone", "name", "channel__name", "created_at")
     )
     rows: list[tuple[datetime, list[str]]] = []
-    for phone, name, channel in rng.sample(customers, min(HISTORY_CUSTOMERS, len(customers))):
+    for phone, name, channel, created_at in rng.sample(customers, min(HISTORY_CUSTOMERS, len(customers))):
+        # Drawn for every customer, so one too new for a history leaves the others' orders as they were.
         count: int = rng.choices([n for n, _w in HISTORY_ORDERS], weights=[w for _n, w in HISTORY_ORDERS])[0]
-        placed = moment - timedelta(days=rng.uniform(30, HISTORY_DAYS))
+        share = rng.random()
+        oldest = min(moment - created_at, timedelta(days=HISTORY_DAYS))
+        newest = timedelta(days=HISTORY_NEWEST_START_DAYS)
+        if oldest <= newest:
+            continue
+        placed = moment - (newest + share * (oldest - newest))
         for _ in range(count):
             if placed > moment - timedelta(days=1):
                 break
