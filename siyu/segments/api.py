@@ -39,7 +39,6 @@ from siyu.segments.selectors.segments import (
     segment_members_page,
     segment_membership,
 )
-from siyu.segments.services.evaluation import segment_build
 from siyu.segments.services.rfm import rfm_refresh, rfm_settings_update
 from siyu.segments.services.segments import (
     MAX_BULK,
@@ -48,6 +47,7 @@ from siyu.segments.services.segments import (
     segment_delete,
     segment_members_add,
     segment_members_remove,
+    segment_rebuild,
     segment_snapshot,
     segment_update,
 )
@@ -471,13 +471,7 @@ def segments_delete(request: AuthedRequest, segment_id: UUID) -> Status[None]:
 def segments_rebuild(request: AuthedRequest, segment_id: UUID) -> dict[str, Any]:
     """Evaluate a dynamic segment now over the whole workspace and answer what changed."""
     segment = segment_get_for(request.auth, segment_id)
-    request.auth.require(Permission.SEGMENTS_MANAGE)
-    if not segment.is_dynamic:
-        raise ValidationError(
-            _("A static list is not built from rules; add or remove its members instead."),
-            code="not_dynamic",
-        )
-    build = segment_build(segment=segment)
+    build = segment_rebuild(actor=request.auth, segment=segment)
     if build is None:
         raise Conflict(segment.problem, code="segment_problem")
     return _build_out(build)

@@ -402,10 +402,67 @@ def _scenario(
         check(checked_at + timedelta(days=days))
 
 
+def _neighbour() -> tuple[Any, set[Any], Segment, Segment]:
+    """Another workspace with contacts, reads, orders and two segments, one of them time-relative
+    (its re-checks sit in the same table the clock runs for every workspace)."""
+    other = WorkspaceFactory()
+    with workspace_scope(other.id):
+        actor = actor_for_member(member=MemberFactory(role=Role.ADMIN, display_name="别家管理员"))
+        source = make_source()
+        now = datetime.now(UTC)
+        ids = set()
+        for n in range(3):
+            user_id = f"n-{next(_serial)}"
+            identities = [{"type": "user_id", "value": user_id}]
+            contact = contact_create(
+                actor=actor, data={"name": f"别家{n}", "city": "杭州", "identities": identities}
+            )
+            ids.add(contact.id)
+            order = f"o-{next(_serial)}"
+            deliver(
+                source,
+                [
+                    track(
+                        source, user_id, "Article Read", now - timedelta(hours=5), category="护肤", dwell=90
+                    ),
+                    track(
+                        source,
+                        user_id,
+                        "Order Completed",
+                        now - timedelta(days=3),
+                        order_id=order,
+                        amount=900,
+                    ),
+                ],
+            )
+        everyone = segment_create(
+            actor=actor,
+            name="别家全部",
+            rules={"version": RULES_VERSION, "root": {"all": []}},
+            build_now=True,
+        )
+        read = {
+            "kind": "event",
+            "type": "track",
+            "name": "Article Read",
+            "window": {"last": 7, "unit": "days"},
+            "aggregate": "count",
+            "op": "gte",
+            "value": 1,
+        }
+        readers = segment_create(
+            actor=actor, name="别家读者", rules={"version": RULES_VERSION, "root": read}, build_now=True
+        )
+    return other, ids, everyone, readers
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_sql_incremental_and_reference_agree(data: st.DataObject, db: None) -> None:
     with transaction.atomic():  # each example rolls back to the empty database
+        # A neighbour first: if anything of it leaked into the examined workspace's builds, re-checks or
+        # incremental evaluation, the examined segments would disagree with the reference.
+        other, other_ids, everyone, readers = _neighbour()
         workspace = WorkspaceFactory()
         with workspace_scope(workspace.id):
             parent = TeamFactory(name="销售部")
@@ -442,4 +499,8 @@ def test_sql_incremental_and_reference_agree(data: st.DataObject, db: None) -> N
             documents = data.draw(st.lists(rules(refs), min_size=1, max_size=2), label="rules")
             contacts = data.draw(st.lists(person, min_size=1, max_size=6), label="contacts")
             _scenario(contacts, documents, refs, actor, make_source())
-            transaction.set_rollback(True)
+        with workspace_scope(other.id):
+            # Nothing of ours joined the neighbour's segments; its readers left as the clock passed day 7.
+            assert members(everyone) == other_ids
+            assert members(readers) == set()
+        transaction.set_rollback(True)

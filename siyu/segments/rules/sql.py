@@ -6,11 +6,10 @@ PostgreSQL, a materialised index on SQLite — and counts that hold at zero ("fe
 "no order") are written as the complement of the contacts that fail them.
 """
 
-import functools
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -90,12 +89,6 @@ class Clock:
     @property
     def today(self) -> date:
         return timezone.localdate(self.now)
-
-
-@functools.lru_cache(maxsize=4096)
-def midnight(day: date) -> datetime:
-    """The start of a local day (the server's time zone)."""
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def anniversary_keys(today: date, days: int) -> list[str]:

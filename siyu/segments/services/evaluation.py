@@ -56,7 +56,7 @@ from siyu.segments.rules.timing import (
 )
 from siyu.segments.selectors.catalog import catalog_load
 from siyu.segments.selectors.rfm import rfm_cuts
-from siyu.segments.services.membership import changes_apply, day_record
+from siyu.segments.services.membership import IN_CHUNK, changes_apply, day_record
 
 log = logging.getLogger(__name__)
 
@@ -320,8 +320,6 @@ def _rechecks_replace(compiled: Compiled, *, contact_ids: Sequence[UUID]) -> int
     """Re-schedule the segment's clock re-checks for a few contacts (after evaluating them)."""
     segment = compiled.segment
     Recheck.objects.filter(segment=segment, contact_id__in=uuid_list(contact_ids)).delete()
-    if not compiled.rule.is_time_relative:
-        return 0
     due: dict[UUID, datetime] = {}
     now = compiled.clock.now
     members = SegmentMember.objects.filter(segment_id=segment.id).values("contact_id")
@@ -524,31 +522,28 @@ def segments_reevaluate_changes(
         except RuleError as error:
             _mark_problem(segment, error)
             continue
-        ordered = sorted(ids)
-        for start in range(0, len(ordered), 500):
-            added, removed = _evaluate_for(compiled, ordered[start : start + 500], cause=cause)
-            recorded += len(added) + len(removed)
+        recorded += _evaluate_in_chunks(compiled, sorted(ids), cause=cause)
     return recorded
 
 
-def _evaluate_segments(
-    segments: list[Segment], contact_ids: list[UUID], *, cause: str, at: datetime | None
-) -> int:
-    if not segments:
-        return 0
-    catalog = catalog_load(lenient=True)
-    cuts = rfm_cuts()
+def _evaluate_in_chunks(compiled: Compiled, contact_ids: Sequence[UUID], *, cause: str) -> int:
+    """Evaluate the segment for these contacts, a chunk at a time. Returns entries + exits."""
     changed = 0
-    for segment in segments:
-        try:
-            compiled = segment_compile(segment=segment, catalog=catalog, at=at, rfm=cuts)
-        except RuleError as error:
-            _mark_problem(segment, error)
-            continue
-        for start in range(0, len(contact_ids), 500):
-            added, removed = _evaluate_for(compiled, contact_ids[start : start + 500], cause=cause)
-            changed += len(added) + len(removed)
+    for start in range(0, len(contact_ids), IN_CHUNK):
+        added, removed = _evaluate_for(compiled, contact_ids[start : start + IN_CHUNK], cause=cause)
+        changed += len(added) + len(removed)
     return changed
+
+
+def _clock_evaluate(compiled: Compiled, contact_ids: Sequence[UUID]) -> None:
+    """Time moved these contacts' answers: evaluate them, then the segments built on this one."""
+    _evaluate_in_chunks(compiled, contact_ids, cause=ChangeCause.CLOCK)
+    segments_reevaluate(
+        contact_ids=contact_ids,
+        keys=[f"segment:{compiled.segment.id}"],
+        cause=ChangeCause.CLOCK,
+        at=compiled.clock.now,
+    )
 
 
 # -- the clock ---------------------------------------------------------------------------------------
@@ -561,7 +556,7 @@ def day_boundaries_run(*, at: datetime | None = None) -> int:
     moment = at or clock_now()
     today = timezone.localdate(moment)
     stale = SegmentDependency.all_workspaces.filter(
-        key=DAY_ROLL, segment__dates_checked_on__lt=today, segment__is_ready=True
+        key=DAY_ROLL, segment__dates_checked_on__lt=today, segment__is_ready=True, segment__problem=""
     ).values_list("workspace_id", "segment_id")
     checked = 0
     for workspace_id, segment_id in list(stale):
@@ -585,11 +580,7 @@ def day_boundaries_run(*, at: datetime | None = None) -> int:
                 for condition in conditions:
                     flips |= date_flip_q(condition, day)
             ids = list(contact_rows().filter(flips).values_list("id", flat=True))
-            for start in range(0, len(ids), 500):
-                _evaluate_for(compiled, ids[start : start + 500], cause=ChangeCause.CLOCK)
-            segments_reevaluate(
-                contact_ids=ids, keys=[f"segment:{segment.id}"], cause=ChangeCause.CLOCK, at=moment
-            )
+            _clock_evaluate(compiled, ids)
             Segment.objects.filter(id=segment.id).update(dates_checked_on=today)
             checked += len(ids)
     return checked
@@ -618,12 +609,12 @@ def rechecks_run(*, at: datetime | None = None, limit: int = RECHECK_BATCH) -> i
                 ).first()
                 if segment is None:
                     continue
-                ids = sorted(set(contact_ids))
-                _evaluate_segments([segment], ids, cause=ChangeCause.CLOCK, at=moment)
-                # Segments built on this one see its new answer for these contacts.
-                segments_reevaluate(
-                    contact_ids=ids, keys=[f"segment:{segment.id}"], cause=ChangeCause.CLOCK, at=moment
-                )
+                try:
+                    compiled = segment_compile(segment=segment, at=moment)
+                except RuleError as error:
+                    _mark_problem(segment, error)
+                    continue
+                _clock_evaluate(compiled, sorted(set(contact_ids)))
     return len(rows) + crossed
 
 

@@ -6,7 +6,8 @@ from django.db.models import Q
 
 from siyu.core.tenancy import workspace_scope
 from siyu.core.time import now as clock_now
-from siyu.segments.models import BuildKind, RfmMethod, RfmSettings, Segment, SegmentBuild, SegmentKind
+from siyu.segments.models import BuildKind, RfmMethod, Segment, SegmentBuild, SegmentKind
+from siyu.segments.selectors.rfm import rfm_settings
 from siyu.segments.services.evaluation import in_dependency_order, segment_build
 from siyu.segments.services.rfm import rfm_refresh
 from siyu.tenancy.selectors import workspace_ids
@@ -21,10 +22,10 @@ def segments_maintain(*, at: datetime | None = None) -> list[SegmentBuild]:
     builds: list[SegmentBuild] = []
     for workspace_id in workspace_ids():
         with workspace_scope(workspace_id):
-            settings = RfmSettings.objects.first()
-            if (
-                settings is not None
-                and settings.method == RfmMethod.QUINTILES
+            settings = rfm_settings()
+            # No settings yet means quintiles, the default the settings page and the API show.
+            if settings is None or (
+                settings.method == RfmMethod.QUINTILES
                 and (settings.computed_at is None or settings.computed_at <= moment - RFM_EVERY)
             ):
                 rfm_refresh(at=moment)

@@ -268,9 +268,15 @@ def segment_members_remove(*, actor: Actor, segment: Segment, values: Sequence[s
     return _members_change(actor=actor, segment=segment, values=values, add=False, cause=ChangeCause.MANUAL)
 
 
-def segment_rebuild(*, actor: Actor, segment: Segment) -> SegmentBuild | None:
-    """Rebuild a dynamic segment now, on request (the engine rebuilds on its own otherwise)."""
+def segment_rebuild(*, actor: Actor, segment: Segment, now: bool = True) -> SegmentBuild | None:
+    """Rebuild a dynamic segment on request (the engine rebuilds on its own otherwise): now, returning
+    the build (None when its rules cannot be evaluated: see `segment.problem`), or in the background."""
     actor.require(Permission.SEGMENTS_MANAGE)
     if segment.kind != SegmentKind.DYNAMIC:
-        raise ValidationError(_("A static list is not built from rules."), code="not_dynamic")
+        raise ValidationError(
+            _("A static list is not built from rules; add or remove its members instead."), code="not_dynamic"
+        )
+    if not now:
+        _build_soon(segment)
+        return None
     return segment_build(segment=segment)
