@@ -12,7 +12,9 @@ from siyu.core.events import subscribe
 from siyu.core.tenancy import workspace_scope
 from siyu.segments.events import SegmentEntered, SegmentExited
 from siyu.segments.models import MembershipChange, Recheck, Segment, SegmentBuild
+from siyu.segments.selectors.rfm import rfm_settings
 from siyu.segments.services.evaluation import rechecks_run, segment_build, segments_reconcile
+from siyu.segments.services.maintenance import segments_maintain
 from siyu.segments.services.segments import segment_create
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import Workspace
@@ -192,3 +194,42 @@ def test_segment_of_segment_follows_its_base(admin_actor: Actor) -> None:
     assert members(derived) == set()
     segment_build(segment=derived)
     assert members(derived) == set()
+
+
+def test_maintenance_computes_quintiles_and_reconciles_stale_builds(admin_actor: Actor) -> None:
+    """A workspace that never opened the RFM settings still gets quintiles (the default); a build more
+    than a day old is reconciled."""
+    source = make_source()
+    now = datetime.now(UTC)
+    for n in range(5):
+        user_id = f"buyer-{n}"
+        identities = [{"type": "user_id", "value": user_id}]
+        contact_create(actor=admin_actor, data={"name": f"买家{n}", "identities": identities})
+        orders = [
+            track(
+                source,
+                user_id,
+                "Order Completed",
+                now - timedelta(days=3 + k * 10 + n),
+                order_id=f"o-{n}-{k}",
+                revenue=100 * (n + 1),
+            )
+            for k in range(n + 1)
+        ]
+        deliver(source, orders)
+    segment = segment_create(
+        actor=admin_actor,
+        name="上海",
+        rules=rule({"kind": "field", "field": "city", "op": "eq", "value": "上海"}),
+        build_now=True,
+    )
+    assert rfm_settings() is None
+
+    later = now + timedelta(days=1, minutes=1)
+    builds = segments_maintain(at=later)
+    settings = rfm_settings()
+    assert settings is not None
+    assert settings.computed_at == later
+    assert all([settings.recency_cuts, settings.frequency_cuts, settings.monetary_cuts])
+    assert [(build.segment_id, build.kind) for build in builds] == [(segment.id, "reconcile")]
+    assert segments_maintain(at=later + timedelta(minutes=5)) == []  # nothing due a few minutes later

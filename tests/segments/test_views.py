@@ -729,7 +729,10 @@ def test_a_new_segment_can_start_from_an_rfm_group(marketing_client: Client) -> 
 
 
 def test_the_status_polls_while_building_and_reloads_the_page_when_ready(
-    marketing_client: Client, marketer_actor: Actor, monkeypatch: pytest.MonkeyPatch
+    marketing_client: Client,
+    marketer_actor: Actor,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     segment = segment_create(actor=marketer_actor, name="排队中", rules=CITY_SHANGHAI)  # built after commit
     assert segment.is_ready is False
@@ -742,7 +745,8 @@ def test_the_status_polls_while_building_and_reloads_the_page_when_ready(
 
     # A large workspace queues the rebuild (the test task backend runs it at once) and polls until done.
     monkeypatch.setattr("siyu.segments.views.segments.INLINE_BUILD_MAX_CONTACTS", -1)
-    response = marketing_client.post(url("segments:rebuild", segment))
+    with django_capture_on_commit_callbacks(execute=True):  # queued once the request commits
+        response = marketing_client.post(url("segments:rebuild", segment))
     assert response["Location"].startswith(url("segments:detail", segment) + "?rebuilding=")
     segment.refresh_from_db()
     assert (segment.is_ready, SegmentBuild.objects.filter(segment=segment).count()) == (True, 1)

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from siyu.contacts.selectors import contact_rows
 from siyu.core.csv_download import csv_response
-from siyu.core.errors import DomainError
+from siyu.core.errors import DomainError, ValidationError
 from siyu.core.time import now, today
 from siyu.core.web import ActorRequest, actor_required, domain_error_message, form_add_domain_errors, is_htmx
 from siyu.segments.describe import rule_describe
@@ -43,17 +43,16 @@ from siyu.segments.selectors.segments import (
     segment_members_page,
     segments_using,
 )
-from siyu.segments.services.evaluation import segment_build
 from siyu.segments.services.segments import (
     RowResult,
     segment_create,
     segment_delete,
     segment_members_add,
     segment_members_remove,
+    segment_rebuild,
     segment_snapshot,
     segment_update,
 )
-from siyu.segments.tasks import segment_build_task
 from siyu.segments.views.builder import builder_catalog, builder_labels, initial_document
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
@@ -376,30 +375,27 @@ def _back(segment: Segment) -> HttpResponseRedirect:
 @actor_required(Permission.SEGMENTS_MANAGE)
 def segment_rebuild_view(request: Request, segment_id: UUID) -> HttpResponse:
     segment = segment_get_for(request.actor, segment_id)
-    if not segment.is_dynamic:
-        messages.error(
-            request, _("A static list is not built from rules; add or remove its members instead.")
-        )
-        return _back(segment)
-    if _build_inline():
-        build = segment_build(segment=segment)
-        segment.refresh_from_db()
-        if build is None:
-            messages.error(request, segment.problem or _("The segment could not be built."))
-        else:
-            messages.success(
-                request,
-                _("Rebuilt: %(added)s entered, %(removed)s left, %(size)s members now.")
-                % {"added": build.added, "removed": build.removed, "size": build.size},
-            )
-        return _back(segment)
+    inline = _build_inline()
     moment = now()
-    segment_build_task.enqueue(
-        workspace_id=str(segment.workspace_id), segment_id=str(segment.id), revision=segment.revision
-    )
-    messages.info(request, _("The rebuild is queued; this page updates when it is done."))
-    url = reverse("segments:detail", kwargs={"segment_id": segment.id})
-    return HttpResponseRedirect(f"{url}?{urlencode({'rebuilding': moment.isoformat()})}")
+    try:
+        build = segment_rebuild(actor=request.actor, segment=segment, now=inline)
+    except ValidationError as error:
+        messages.error(request, error.message)
+        return _back(segment)
+    if not inline:
+        messages.info(request, _("The rebuild is queued; this page updates when it is done."))
+        url = reverse("segments:detail", kwargs={"segment_id": segment.id})
+        return HttpResponseRedirect(f"{url}?{urlencode({'rebuilding': moment.isoformat()})}")
+    if build is None:
+        segment.refresh_from_db()
+        messages.error(request, segment.problem or _("The segment could not be built."))
+    else:
+        messages.success(
+            request,
+            _("Rebuilt: %(added)s entered, %(removed)s left, %(size)s members now.")
+            % {"added": build.added, "removed": build.removed, "size": build.size},
+        )
+    return _back(segment)
 
 
 @require_POST
