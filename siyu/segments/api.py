@@ -29,10 +29,11 @@ from siyu.segments.models import (
 )
 from siyu.segments.rfm import RfmScore
 from siyu.segments.rules.spec import RuleError
-from siyu.segments.selectors.api_support import segment_entered_at, segment_history_page, segment_page
+from siyu.segments.selectors.api_support import segment_history_page, segment_page
 from siyu.segments.selectors.rfm import rfm_for_contact, rfm_settings
 from siyu.segments.selectors.segments import (
     contact_segments,
+    members_entered_at,
     rule_preview,
     segment_builds,
     segment_get_for,
@@ -497,7 +498,7 @@ def segments_members_list(
     page = segment_members_page(actor=request.auth, segment=segment, cursor=query.cursor, limit=query.limit)
     contact_ids = [c.id for c in page.items]
     tags = contact_tags_map(contact_ids=contact_ids)
-    entered = segment_entered_at(segment=segment, contact_ids=contact_ids)
+    entered = members_entered_at(segment=segment, contact_ids=contact_ids)
     return {
         "items": [{**contact_out(c, tags[c.id]), "entered_at": entered.get(c.id)} for c in page.items],
         "next_cursor": page.next_cursor,

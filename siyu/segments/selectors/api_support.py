@@ -1,5 +1,4 @@
-"""Reads the segments API needs beyond the shared selectors: a filtered page of segments, a page of
-history under the caller's data scope, and when listed members entered."""
+"""Reads the segments API needs beyond the shared selectors: keyset pages of segments and of history."""
 
 from datetime import datetime
 from uuid import UUID
@@ -7,11 +6,10 @@ from uuid import UUID
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from siyu.contacts.selectors import contact_scoped
 from siyu.core.errors import ValidationError
 from siyu.core.pagination import Page, decode_cursor, encode_cursor, paginate_by_id
-from siyu.segments.models import MembershipChange, Segment, SegmentMember
-from siyu.segments.selectors.segments import segment_changes, segment_list
+from siyu.segments.models import MembershipChange, Segment
+from siyu.segments.selectors.segments import segment_changes_visible, segment_list
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
 
@@ -21,18 +19,7 @@ def segment_page(
 ) -> Page[Segment]:
     """Segments newest first, optionally of one kind and with `q` in the name."""
     actor.require(Permission.SEGMENTS_READ)
-    segments = segment_list().select_related("created_by")
-    if kind:
-        segments = segments.filter(kind=kind)
-    if q:
-        segments = segments.filter(name__icontains=q)
-    return paginate_by_id(segments, cursor=cursor, limit=limit)
-
-
-def segment_entered_at(*, segment: Segment, contact_ids: list[UUID]) -> dict[UUID, datetime]:
-    """When each of these contacts entered the segment (those that are members)."""
-    rows = SegmentMember.objects.filter(segment=segment, contact_id__in=contact_ids)
-    return dict(rows.values_list("contact_id", "entered_at"))
+    return paginate_by_id(segment_list(q=q, kind=kind), cursor=cursor, limit=limit)
 
 
 def _history_cursor(change: MembershipChange) -> str:
@@ -58,13 +45,13 @@ def segment_history_page(
 ) -> Page[MembershipChange]:
     """Entries and exits, newest first, of the contacts the actor may see (keyset on the moment, then id)."""
     actor.require(Permission.SEGMENTS_READ)
-    changes = segment_changes(segment=segment, contact_id=contact_id, kind=kind).filter(
-        contact_id__in=contact_scoped(actor=actor).values("id")
-    )
+    changes = segment_changes_visible(actor=actor, segment=segment, kind=kind)
+    if contact_id is not None:
+        changes = changes.filter(contact_id=contact_id)
     if cursor:
         moment, change_id = _history_position(cursor)
         changes = changes.filter(Q(at__lt=moment) | Q(at=moment, id__lt=change_id))
-    items = list(changes.select_related("contact")[: limit + 1])
+    items = list(changes[: limit + 1])
     has_more = len(items) > limit
     items = items[:limit]
     return Page(items=items, next_cursor=_history_cursor(items[-1]) if has_more else None, has_more=has_more)

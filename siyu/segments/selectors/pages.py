@@ -1,31 +1,13 @@
-"""Reads for the segment pages: search, members' entry times, the size series, history within the
-actor's data scope, a contact's recent entries and exits, and "is this contact in?"."""
+"""Reads for the segment pages: the size series and "is this contact in?"."""
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from uuid import UUID
-
-from django.db.models import QuerySet
 
 from siyu.contacts.models import Contact
-from siyu.contacts.selectors import ContactFilters, contact_list, contact_scoped
-from siyu.segments.models import MembershipChange, Segment, SegmentDay, SegmentMember
+from siyu.contacts.selectors import ContactFilters, contact_list
+from siyu.segments.models import Segment, SegmentDay
+from siyu.segments.selectors.segments import members_entered_at
 from siyu.tenancy.actor import Actor
-
-
-def segment_search(*, query: str = "") -> QuerySet[Segment]:
-    """Every segment of the workspace whose name contains `query`, by name, with its creator."""
-    segments = Segment.objects.select_related("created_by").order_by("name")
-    query = query.strip()
-    return segments.filter(name__icontains=query) if query else segments
-
-
-def members_entered_at(*, segment: Segment, contact_ids: Iterable[UUID]) -> dict[UUID, datetime]:
-    rows = SegmentMember.objects.filter(segment=segment, contact_id__in=list(contact_ids)).values_list(
-        "contact_id", "entered_at"
-    )
-    return dict(rows)
 
 
 @dataclass(frozen=True)
@@ -55,29 +37,6 @@ def segment_size_series(*, segment: Segment, start: date, end: date) -> list[Day
             figures.append(DayFigure(day=day, size=size, entered=0, exited=0))
         day += timedelta(days=1)
     return figures
-
-
-def segment_changes_visible(
-    *, actor: Actor, segment: Segment, kind: str = "", offset: int = 0, limit: int = 50
-) -> tuple[list[MembershipChange], bool]:
-    """One page of the segment's entries and exits (newest first) for contacts the actor may see;
-    returns the rows and whether there are more."""
-    changes = MembershipChange.objects.filter(
-        segment=segment, contact_id__in=contact_scoped(actor=actor).values("id")
-    )
-    if kind:
-        changes = changes.filter(kind=kind)
-    rows = list(changes.select_related("contact").order_by("-at", "-id")[offset : offset + limit + 1])
-    return rows[:limit], len(rows) > limit
-
-
-def contact_recent_changes(*, contact_id: UUID, limit: int = 10) -> list[MembershipChange]:
-    """A contact's latest entries into and exits from segments, with the segment."""
-    return list(
-        MembershipChange.objects.filter(contact_id=contact_id)
-        .select_related("segment")
-        .order_by("-at", "-id")[:limit]
-    )
 
 
 @dataclass(frozen=True)

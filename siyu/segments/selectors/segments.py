@@ -1,5 +1,6 @@
 """Reads of segments, their members and history."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,8 +23,13 @@ from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
 
 
-def segment_list() -> QuerySet[Segment]:
-    return Segment.objects.all().order_by("name")
+def segment_list(*, q: str = "", kind: str | None = None) -> QuerySet[Segment]:
+    """The workspace's segments by name (optionally of one kind, with `q` in the name), with their creator."""
+    segments = Segment.objects.select_related("created_by").order_by("name")
+    if kind:
+        segments = segments.filter(kind=kind)
+    q = q.strip()
+    return segments.filter(name__icontains=q) if q else segments
 
 
 def segment_get(*, segment_id: UUID | str) -> Segment:
@@ -72,6 +78,22 @@ def segment_changes(
     if kind:
         changes = changes.filter(kind=kind)
     return changes.order_by("-at", "-id")
+
+
+def segment_changes_visible(
+    *, actor: Actor, segment: Segment, kind: str | None = None
+) -> QuerySet[MembershipChange]:
+    """The segment's entries and exits, newest first, of the contacts the actor may see, with the contact."""
+    visible = contact_scoped(actor=actor).values("id")
+    return (
+        segment_changes(segment=segment, kind=kind).filter(contact_id__in=visible).select_related("contact")
+    )
+
+
+def members_entered_at(*, segment: Segment, contact_ids: Iterable[UUID]) -> dict[UUID, datetime]:
+    """When each of these contacts entered the segment (those that are members)."""
+    rows = SegmentMember.objects.filter(segment=segment, contact_id__in=list(contact_ids))
+    return dict(rows.values_list("contact_id", "entered_at"))
 
 
 def segment_builds(*, segment: Segment, limit: int = 20) -> list[SegmentBuild]:

@@ -8,9 +8,8 @@ from django.views.decorators.http import require_GET
 
 from siyu.contacts.selectors import contact_get_for
 from siyu.core.web import ActorRequest, actor_required
-from siyu.segments.selectors.pages import contact_recent_changes
 from siyu.segments.selectors.rfm import rfm_for_contact, rfm_settings
-from siyu.segments.selectors.segments import contact_segments
+from siyu.segments.selectors.segments import contact_segments, segment_changes
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
 
@@ -27,6 +26,6 @@ def contact_card_view(request: ActorRequest[Actor], contact_id: UUID) -> HttpRes
         "rfm": rfm_for_contact(contact_id=contact.id),
         "rfm_ready": rfm_settings() is not None,
         "memberships": contact_segments(contact_id=contact.id),
-        "changes": contact_recent_changes(contact_id=contact.id, limit=RECENT_CHANGES),
+        "changes": list(segment_changes(contact_id=contact.id).select_related("segment")[:RECENT_CHANGES]),
     }
     return render(request, "segments/partials/contact_card.html", context)

@@ -30,16 +30,13 @@ from siyu.segments.forms import ListMembersForm, SegmentForm, SnapshotForm
 from siyu.segments.models import MembershipChangeKind, Segment, SegmentKind
 from siyu.segments.rfm import GROUP_LABELS
 from siyu.segments.rules.spec import RULES_VERSION, RuleError
-from siyu.segments.selectors.pages import (
-    members_entered_at,
-    segment_changes_visible,
-    segment_lookup,
-    segment_search,
-    segment_size_series,
-)
+from siyu.segments.selectors.pages import segment_lookup, segment_size_series
 from siyu.segments.selectors.segments import (
+    members_entered_at,
     segment_builds,
+    segment_changes_visible,
     segment_get_for,
+    segment_list,
     segment_members_page,
     segments_using,
 )
@@ -87,7 +84,7 @@ def _status(segment: Segment) -> str:
 @actor_required(Permission.SEGMENTS_READ)
 def segment_list_view(request: Request) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:100]
-    rows = [{"segment": s, "status": _status(s)} for s in segment_search(query=query)]
+    rows = [{"segment": s, "status": _status(s)} for s in segment_list(q=query)]
     context = {"rows": rows, "q": query, "can_manage": request.actor.can(Permission.SEGMENTS_MANAGE)}
     if is_htmx(request):
         return render(request, "segments/partials/list_table.html", context)
@@ -246,13 +243,13 @@ def _history_context(request: Request, segment: Segment) -> dict[str, Any]:
         page_number = max(1, int(request.GET.get("page", "1")))
     except ValueError:
         page_number = 1
-    rows, has_more = segment_changes_visible(
-        actor=request.actor,
-        segment=segment,
-        kind=kind,
-        offset=(page_number - 1) * HISTORY_PAGE,
-        limit=HISTORY_PAGE,
+    offset = (page_number - 1) * HISTORY_PAGE
+    found = list(
+        segment_changes_visible(actor=request.actor, segment=segment, kind=kind)[
+            offset : offset + HISTORY_PAGE + 1
+        ]
     )
+    rows, has_more = found[:HISTORY_PAGE], len(found) > HISTORY_PAGE
     return {
         "segment": segment,
         "changes": rows,
