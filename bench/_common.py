@@ -6,6 +6,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -181,10 +182,34 @@ class SqlReader:
         self.conn.close()
 
 
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def iso(moment: datetime) -> str:
+    """A timestamp as SDKs send it (UTC, milliseconds, Z)."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 @contextmanager
 def running_server(env: dict[str, str], *extra: str, log: Path | None = None) -> Iterator[str]:
     """`siyu serve` with one web process per core; its output goes to `log` if given (else a pipe
-    that is read only when start-up fails — keep such servers quiet)."""
+    that is read only when start-up fails — keep such servers quiet). Yields its URL."""
+    with server_process(env, *extra, log=log) as (url, _process):
+        yield url
+
+
+@contextmanager
+def server_process(
+    env: dict[str, str], *extra: str, log: Path | None = None, startup_timeout: float = 60.0
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`siyu serve` as `running_server`, yielding its URL and process; waits up to `startup_timeout`
+    for it to answer (on a big SQLite file start-up runs ANALYZE first)."""
     port = free_port()
     output: Any = log.open("ab") if log is not None else subprocess.PIPE
     process = subprocess.Popen(
@@ -211,10 +236,10 @@ def running_server(env: dict[str, str], *extra: str, log: Path | None = None) ->
         output.close()
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + startup_timeout
         while True:
             try:
-                if httpx.get(f"{url}/login/", timeout=2).status_code < 500:
+                if httpx.get(f"{url}/login/", timeout=5).status_code < 500:
                     break
             except httpx.HTTPError:
                 pass
@@ -223,13 +248,13 @@ def running_server(env: dict[str, str], *extra: str, log: Path | None = None) ->
                 err = err or (log.read_text(errors="replace") if log is not None else "")
                 raise SystemExit(f"siyu serve did not come up:\n{err[-3000:]}")
             time.sleep(0.3)
-        yield url
+        yield url, process
     finally:
         # serve's children (web, processor, worker) run in a process group of their own.
         groups = {process.pid} | _child_groups(process.pid)
         os.killpg(process.pid, signal.SIGINT)
         with suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=20)
+            process.wait(timeout=30)
         for group in groups:
             with suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGKILL)

@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import sqlite3
 import sys
 import tempfile
@@ -64,6 +63,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import psycopg
+from _common import PREFIXES, peak_rss_mb, say
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -114,7 +114,6 @@ CITIES = (
     ("合肥", "安徽", 2),
     ("济南", "山东", 2),
 )
-PREFIXES = ("138", "139", "136", "137", "150", "151", "152", "158", "159", "186", "187", "188", "177", "199")
 MAIL_DOMAINS = ("qq.com", "163.com", "126.com", "gmail.com", "sina.com", "outlook.com")
 COMPANIES = ("华阳贸易", "星河科技", "蓝海咨询", "优品生活", "悦己美业", "云帆教育", "金禾餐饮", "安心母婴")
 # stage, share of contacts, activity weight factor, share with events
@@ -155,14 +154,6 @@ USER_AGENT = (
     "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN"
 )
 SITE = "https://m.huayang.cn"
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -- database preparation (before Django is set up) --------------------------------------------------

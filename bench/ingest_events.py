@@ -50,11 +50,13 @@ from _common import (
     WEB_WORKERS,
     SqlReader,
     bench_env,
+    iso,
     load_average,
     percentile,
     record,
     run_siyu,
     running_server,
+    say,
     scratch_database,
 )
 
@@ -88,10 +90,6 @@ SOURCES = [
 
 
 # -- the events ---------------------------------------------------------------------------------------
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _event(rng: random.Random, n: int, slot: str, moment: datetime) -> dict[str, Any]:
@@ -434,10 +432,6 @@ def raw_insert(database_url: str, templates: Templates, count: int) -> float:
 
 
 # -- the run ------------------------------------------------------------------------------------------
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 class Processor:

@@ -43,11 +43,13 @@ from _common import (
     ROOT,
     WEB_WORKERS,
     bench_env,
+    iso,
     load_average,
     percentile,
     record,
     run_siyu,
     running_server,
+    say,
     scratch_database,
     web_login,
 )
@@ -58,9 +60,7 @@ from ingest_events import (
     basic_auth,
     closed_loop,
     drain,
-    iso,
     paced,
-    say,
     warm_up,
 )
 

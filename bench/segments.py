@@ -38,11 +38,8 @@ import functools
 import itertools
 import os
 import random
-import resource
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -55,15 +52,16 @@ from typing import Any
 
 import httpx
 from _common import (
-    PYTHON,
     ROOT,
     WEB_WORKERS,
-    _child_groups,
     bench_env,
-    free_port,
+    iso,
     load_average,
+    peak_rss_mb,
     percentile,
     record,
+    say,
+    server_process,
     web_login,
 )
 from _segments_defs import LATENCY_SEGMENT, PREFIX, SPECS, Names, SegmentSpec
@@ -74,20 +72,8 @@ TARGET_ALL_MS = 10_000
 TARGET_RSS_MB = 2048
 
 
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def kind_of(url: str) -> str:
     return "SQLite" if is_sqlite(url) else "PostgreSQL"
-
-
-def shown_url(url: str) -> str:
-    return url
 
 
 def ms(seconds: float) -> str:
@@ -310,7 +296,7 @@ def rebuild_lines(
     total_query = sum(r.query_s for r in results)
     over = [r for r in results if r.rebuild_s * 1000 > TARGET_ONE_MS]
     lines = [
-        f"Command: `.venv/bin/python bench/segments.py rebuild --database-url {shown_url(ctx.url)}` — {kind}, "
+        f"Command: `.venv/bin/python bench/segments.py rebuild --database-url {ctx.url}` — {kind}, "
         f"data from `bench/generate_data.py` ({ctx.data}). In one process: `segment_create(build_now=True)` "
         "for each segment in turn (first build: every member entered, with history rows and clock "
         "re-checks), then `segment_build` of each (rebuild, steady state), then the compiled query "
@@ -350,10 +336,6 @@ def rebuild_lines(
 
 
 # -- incremental ------------------------------------------------------------------------------------
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 CATEGORIES = ("护肤", "彩妆", "母婴", "健康", "穿搭", "美食")
@@ -459,7 +441,10 @@ def run_incremental(args: argparse.Namespace) -> None:
     from siyu.segments.services.evaluation import EVERYTHING, segments_reevaluate
 
     sqlite = connection.vendor == "sqlite"
-    chunk = 300 if sqlite else 1000  # as `siyu process_events` takes them
+    from siyu.tracking.management.commands.process_events import SQLITE_CHUNK_EVENTS
+    from siyu.tracking.services.processing import CHUNK_EVENTS
+
+    chunk = SQLITE_CHUNK_EVENTS if sqlite else CHUNK_EVENTS  # as `siyu process_events` takes them
     load_before = load_average()
     with workspace_scope(ctx.workspace_id):
         segments = bench_segments()
@@ -553,7 +538,7 @@ def incremental_lines(
         (b_s / max(1, b_n) - a_s / max(1, a_n)) * 1000 for a_s, a_n, b_s, b_n, _e in rounds
     )
     lines = [
-        f"Command: `.venv/bin/python bench/segments.py incremental --database-url {shown_url(ctx.url)} "
+        f"Command: `.venv/bin/python bench/segments.py incremental --database-url {ctx.url} "
         f"--events {args.events} --rounds {args.rounds}` — {kind}, {ctx.data}. Each round: two streams "
         f"of {args.events:,} events of the same shape (45% page views, 25% article reads, 27% product "
         "views, 3% orders; 80% from known visitors, 20% from new ones) accepted with `events_accept` and "
@@ -637,53 +622,13 @@ class Server:
 @contextlib.contextmanager
 def serve(url: str, var_dir: Path, *extra: str, startup_timeout: float = 900.0) -> Iterator[Server]:
     """`siyu serve` on the big database; waits as long as start-up takes (it runs ANALYZE on SQLite)."""
-    env = bench_env(url, var_dir)
-    port = free_port()
     log_path = Path(tempfile.gettempdir()) / f"siyu-bench-serve-{os.getpid()}.log"  # kept for a post-mortem
     say(f"siyu serve's output: {log_path}")
-    log = log_path.open("ab")
-    process = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "siyu.cli",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers-count",
-            str(WEB_WORKERS),
-            *extra,
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=log,
-        start_new_session=True,
-    )
-    log.close()
-    base = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
-    try:
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/login/", timeout=5).status_code < 500:
-                    break
-            if process.poll() is not None or time.perf_counter() - started > startup_timeout:
-                text = log_path.read_text(errors="replace")
-                raise SystemExit(f"siyu serve did not come up:\n{text[-3000:]}")
-            time.sleep(0.5)
+    env = bench_env(url, var_dir)
+    with server_process(env, *extra, log=log_path, startup_timeout=startup_timeout) as (base, process):
         say(f"siyu serve up in {time.perf_counter() - started:.0f} s")
         yield Server(base, process)
-    finally:
-        groups = {process.pid} | _child_groups(process.pid)
-        os.killpg(process.pid, signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=30)
-        for group in groups:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(group, signal.SIGKILL)
 
 
 def memory_line(peaks: list[tuple[str, int]]) -> str:
@@ -933,7 +878,7 @@ def run_latency(args: argparse.Namespace) -> None:
     load_after = load_average()
     kind = kind_of(ctx.url)
     lines = [
-        f"Command: `.venv/bin/python bench/segments.py latency --database-url {shown_url(ctx.url)} --seconds "
+        f"Command: `.venv/bin/python bench/segments.py latency --database-url {ctx.url} --seconds "
         f"{args.seconds:g}` — {kind}, {ctx.data}, the 20 segments built. `siyu serve` with {WEB_WORKERS} web "
         "processes, the event processor and the segment clock. A probe is one `Order Completed` of ¥888 by "
         "a new visitor (its own anonymousId), one every 0.25 s; it makes the visitor enter "
@@ -1015,7 +960,7 @@ def run_dashboard(args: argparse.Namespace) -> None:
     load_after = load_average()
     kind = kind_of(ctx.url)
     lines = [
-        f"Command: `.venv/bin/python bench/segments.py dashboard --database-url {shown_url(ctx.url)} --runs "
+        f"Command: `.venv/bin/python bench/segments.py dashboard --database-url {ctx.url} --runs "
         f"{args.runs}` — {kind}, {ctx.data}. The channel-quality page (`/analytics/channels/`) through a "
         "client logged in as the owner, against `siyu serve` (web only), after one warm-up request per "
         "period (fewer runs when that request took over a minute); and its selector (`channel_quality`) "
