@@ -29,9 +29,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from siyu.core.db import prepared
-from siyu.core.tenancy import active_workspace_id
-from siyu.tracking.models import Content, ContentViewer, Event, Purchase
+from siyu.tracking.models import Content, ContentViewer, Event
+from siyu.tracking.selectors.purchases import purchase_queryset
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 CENT = Decimal("0.01")
@@ -43,44 +42,44 @@ def event_in_window(*, contact_id: Any, start: Any, end: Any) -> Exists:
 
 
 @dataclass(frozen=True)
-class PurchaseTotals:
+class BuyerTotals:
     buyers: int  # contacts with at least one order
     repeat_buyers: int  # contacts with at least two
     orders: int
     revenue: Decimal
 
 
-def purchase_totals_by(*, contacts: QuerySet[Any, Any], key: str) -> dict[Any, PurchaseTotals]:
+def purchase_totals_by(*, contacts: QuerySet[Any, Any], key: str) -> dict[Any, BuyerTotals]:
     """Orders and revenue to date of a set of contacts, added up per value of the contacts' `key`
     column (e.g. "channel_id"); a key with no buyers is absent.
 
-    One statement: the contacts (as the caller's queryset compiles) joined to their purchases on the
-    `(workspace, contact_id, placed_at)` index, counted per contact, then per key — a hash or merge
-    join in the database, whatever the number of contacts.
+    One statement: the workspace's purchases counted per contact (the ORM's compilation, scoped by the
+    tenant manager), joined to the contacts as the caller's queryset compiles, then counted per key — a
+    hash or merge join in the database, whatever the number of contacts.
     """
     if not key.isidentifier():
         raise ValueError(f"Not a column name: {key!r}")
     field = contacts.model._meta.get_field(key)
-    inner, params = contacts.values("id", key).query.sql_with_params()
-    quote = connection.ops.quote_name
-    column = quote(key)
-    # The inner query is the ORM's own compilation with its parameters; the names are quoted identifiers.
-    sql = (
-        "SELECT per_contact.group_key, COUNT(*), "  # noqa: S608
-        "SUM(CASE WHEN per_contact.orders >= 2 THEN 1 ELSE 0 END), "
-        "SUM(per_contact.orders), SUM(per_contact.revenue) "
-        f"FROM (SELECT c.{column} AS group_key, COUNT(*) AS orders, SUM(p.amount) AS revenue "
-        f"FROM ({inner}) c JOIN {quote(Purchase._meta.db_table)} p "
-        "ON p.workspace_id = %s AND p.contact_id = c.id "
-        f"GROUP BY c.id, c.{column}) per_contact "
-        "GROUP BY per_contact.group_key"
+    chosen, chosen_params = contacts.values("id", key).order_by().query.sql_with_params()
+    per_contact = (
+        purchase_queryset()
+        .values("contact_id")
+        .annotate(orders=Count("id"), revenue=Sum("amount"))
+        .order_by()
     )
-    workspace = prepared(Purchase, "workspace_id", active_workspace_id())
+    bought, bought_params = per_contact.query.sql_with_params()
+    column = connection.ops.quote_name(key)
+    # Both inner queries are the ORM's own compilations with their parameters; the name is quoted.
+    sql = (
+        f"SELECT c.{column}, COUNT(*), SUM(CASE WHEN b.orders >= 2 THEN 1 ELSE 0 END), "  # noqa: S608
+        f"SUM(b.orders), SUM(b.revenue) FROM ({chosen}) c JOIN ({bought}) b ON b.contact_id = c.id "
+        f"GROUP BY c.{column}"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, workspace])
+        cursor.execute(sql, [*chosen_params, *bought_params])
         rows = cursor.fetchall()
     return {
-        field.to_python(group): PurchaseTotals(
+        field.to_python(group): BuyerTotals(
             buyers=int(buyers),
             repeat_buyers=int(repeat or 0),
             orders=int(orders or 0),
@@ -107,7 +106,7 @@ def content_outcomes(
     after their first view (within `window` of it when given); `orders` and `revenue` count those
     orders. A contact who read several pieces before ordering counts for each of them.
     """
-    after = Purchase.objects.filter(
+    after = purchase_queryset().filter(
         contact_id=OuterRef("contact_id"), placed_at__gt=OuterRef("first_viewed_at")
     )
     if window is not None:
