@@ -50,6 +50,9 @@ class Command(BaseCommand):
                     next_maintenance = time.monotonic() + MAINTAIN_EVERY_SECONDS
                 checked = rechecks_run()
             except DatabaseError:
+                if options["once"]:
+                    raise
+                log.exception("segment clock: database error; retrying in a second")
                 connections.close_all()
                 time.sleep(1)
                 continue
