@@ -49,6 +49,7 @@ def channel_spend_set(
 ) -> ChannelSpend:
     """Enter (or correct) what a channel cost in a month; the month is stored as its first day."""
     actor.require(SPEND_PERMISSION)
+    # The row is stamped with the active workspace, but nothing else checks its channel's.
     if str(channel.workspace_id) != str(actor.workspace_id):
         raise NotFound(_("This channel does not exist."))
     month = _month_clean(month)
@@ -59,7 +60,7 @@ def channel_spend_set(
             _("A note has at most %(max)d characters.") % {"max": NOTE_MAX_LENGTH},
             fields={"note": _("Too long.")},
         )
-    spend, _created = ChannelSpend.objects.select_for_update().update_or_create(
+    spend, _created = ChannelSpend.objects.update_or_create(  # locks the row it updates
         channel=channel,
         month=month,
         defaults={"amount": value, "note": note, "updated_by": actor.member},

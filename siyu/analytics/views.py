@@ -25,6 +25,7 @@ from siyu.analytics.selectors import (
     ATTRIBUTION_WINDOWS,
     RETENTION_DAYS,
     ChannelChoice,
+    Grain,
     channel_quality,
     channel_spend_get,
     cohort_retention,
@@ -87,12 +88,6 @@ def _filters(request: Request) -> Filters:
     return Filters(period=period, choice=choice, picked=frozenset(picked), error=error)
 
 
-def _query_without_format(request: Request) -> str:
-    query = request.GET.copy()
-    query.pop("format", None)
-    return query.urlencode()
-
-
 def _context(request: Request, filters: Filters, **extra: Any) -> dict[str, Any]:
     channels = list(report_channels())
     return {
@@ -102,7 +97,7 @@ def _context(request: Request, filters: Filters, **extra: Any) -> dict[str, Any]
         "channels": channels,
         "channel_picked": filters.picked,
         "channels_label": _channels_label(filters, channels),
-        "query": _query_without_format(request),
+        "query": request.GET.urlencode(),
         "may_enter_spend": request.actor.can(SPEND_PERMISSION),
         **extra,
     }
@@ -158,7 +153,7 @@ def channels_csv(request: Request) -> HttpResponse:
 # Cohorts ------------------------------------------------------------------------------------------------
 
 
-def _grain(request: Request) -> str:
+def _grain(request: Request) -> Grain:
     return "month" if request.GET.get("grain") == "month" else "week"
 
 
@@ -173,7 +168,7 @@ def _cohort_report(request: Request) -> tuple[Filters, Any]:
     report = cohort_retention(
         actor=request.actor,
         period=filters.period,
-        grain="month" if _grain(request) == "month" else "week",
+        grain=_grain(request),
         choice=filters.choice,
         segment=_segment(request),
     )

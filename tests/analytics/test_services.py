@@ -73,8 +73,8 @@ def test_another_workspaces_channel_is_not_found(workspace, other_workspace, adm
         foreign = rows.channel("别家渠道")
     with pytest.raises(NotFound):
         channel_spend_set(actor=admin_actor, channel=foreign, month=date(2026, 5, 1), amount="1")
-    with workspace_scope(other_workspace.id):
-        assert not ChannelSpend.objects.exists()
+    # Neither in that workspace nor in ours: saving stamps the row's own workspace, not its channel's.
+    assert not ChannelSpend.all_workspaces.exists()
 
 
 def test_per_click_channels_and_inactive_channels(workspace, admin_actor):
