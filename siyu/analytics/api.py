@@ -120,6 +120,15 @@ class SpendOut(Schema):
     months_without_spend: list[date]
 
 
+class CostBaseOut(Schema):
+    """The figures spend is divided by: those of the contacts acquired in the months with known spend."""
+
+    new_contacts: int
+    customers: int
+    orders: int
+    revenue: Decimal
+
+
 class ChannelQualityOut(Schema):
     channel_id: UUID | None = Field(description="null: contacts without a channel (or the totals row)")
     name: str
@@ -135,10 +144,16 @@ class ChannelQualityOut(Schema):
     average_order_value: Decimal | None
     ltv: Decimal | None = Field(description="Revenue to date / customers")
     spend: SpendOut
-    cac: Decimal | None = Field(description="Spend / customers")
-    cost_per_new_contact: Decimal | None
-    cost_per_order: Decimal | None
-    roi: Decimal | None = Field(description="LTV / CAC")
+    cost_base: CostBaseOut = Field(
+        description="The contacts acquired in the months with known spend (all of them when every month "
+        "has spend; none without spend); the totals row adds up the channels'"
+    )
+    cac: Decimal | None = Field(description="Spend / cost_base.customers")
+    cost_per_new_contact: Decimal | None = Field(description="Spend / cost_base.new_contacts")
+    cost_per_order: Decimal | None = Field(description="Spend / cost_base.orders")
+    roi: Decimal | None = Field(
+        description="LTV / CAC over cost_base: cost_base.revenue / spend; null without cost_base.customers"
+    )
 
 
 class ChannelReportOut(Schema):
@@ -254,6 +269,12 @@ def _channel_out(row: ChannelQuality) -> dict[str, Any]:
             "entered": row.spend.entered.quantize(Decimal("0.01")),
             "from_unit_cost": row.spend.derived.quantize(Decimal("0.01")),
             "months_without_spend": row.spend.missing_months,
+        },
+        "cost_base": {
+            "new_contacts": row.costed.new_contacts,
+            "customers": row.costed.customers,
+            "orders": row.costed.orders,
+            "revenue": row.costed.revenue.quantize(Decimal("0.01")),
         },
         "cac": row.cac,
         "cost_per_new_contact": row.cost_per_contact,

@@ -7,9 +7,11 @@ a join of purchases, all computed by the database. Python only adds up the per-g
 database returns (a few per channel, month, cohort or day). Definitions: docs/analytics.md.
 """
 
+import functools
 import itertools
+import operator
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -107,11 +109,17 @@ class Spend:
     missing_months: list[date] = field(default_factory=list)
 
     @property
-    def amount(self) -> Decimal | None:
-        """Known spend, rounded to the fen; None when no month of the period has a figure."""
+    def exact(self) -> Decimal | None:
+        """Known spend, unrounded (shares of months); None when no month of the period has a figure."""
         if not (self.entered_months or self.derived_months):
             return None
-        return (self.entered + self.derived).quantize(Decimal("0.01"))
+        return self.entered + self.derived
+
+    @property
+    def amount(self) -> Decimal | None:
+        """Known spend, rounded to the fen; None when no month of the period has a figure."""
+        exact = self.exact
+        return None if exact is None else exact.quantize(Decimal("0.01"))
 
     @property
     def source(self) -> SpendSource:
@@ -177,6 +185,24 @@ def _spend_for(
 
 
 @dataclass
+class CostBase:
+    """What spend is divided by: the figures of the contacts acquired in the months whose spend is
+    known. For a channel with spend for every month these are its own figures; for one with gaps,
+    those of the months with spend; for a channel without any spend (or no channel), nothing."""
+
+    new_contacts: int = 0
+    customers: int = 0
+    orders: int = 0
+    revenue: Decimal = Decimal(0)
+
+    def add(self, other: "CostBase") -> None:
+        self.new_contacts += other.new_contacts
+        self.customers += other.customers
+        self.orders += other.orders
+        self.revenue += other.revenue
+
+
+@dataclass
 class ChannelQuality:
     channel_id: UUID | None  # None: contacts without a channel; also the totals row
     name: str
@@ -188,6 +214,7 @@ class ChannelQuality:
     revenue: Decimal = Decimal(0)
     retention: dict[int, Rate] = field(default_factory=dict)
     spend: Spend = field(default_factory=Spend)
+    costed: CostBase = field(default_factory=CostBase)
     cost_unit: str = ""
     is_total: bool = False
 
@@ -208,22 +235,30 @@ class ChannelQuality:
         return ratio(self.revenue, self.customers)
 
     @property
+    def is_partly_costed(self) -> bool:
+        """Spend is known for some of the contacts only: CAC and ROI cover those (`costed`)."""
+        return self.spend.exact is not None and self.costed.new_contacts != self.new_contacts
+
+    @property
     def cac(self) -> Decimal | None:
-        return ratio(self.spend.amount, self.customers)
+        """Spend / the customers acquired in the months with known spend."""
+        return ratio(self.spend.exact, self.costed.customers)
 
     @property
     def cost_per_contact(self) -> Decimal | None:
-        return ratio(self.spend.amount, self.new_contacts)
+        return ratio(self.spend.exact, self.costed.new_contacts)
 
     @property
     def cost_per_order(self) -> Decimal | None:
-        return ratio(self.spend.amount, self.orders)
+        return ratio(self.spend.exact, self.costed.orders)
 
     @property
     def roi(self) -> Decimal | None:
-        """LTV / CAC: revenue to date per customer over spend per customer."""
-        ltv, cac = self.ltv, self.cac
-        return ratio(ltv, cac) if ltv is not None and cac else None
+        """LTV / CAC over the months with known spend: (revenue / customers) / (spend / customers),
+        i.e. revenue / spend, computed unrounded; None without customers or spend to divide by."""
+        if not self.costed.customers:
+            return None
+        return ratio(self.costed.revenue, self.spend.exact)
 
 
 @dataclass
@@ -286,8 +321,9 @@ def channel_quality(
 
     In one snapshot: the contacts grouped by channel and month with conditional counts (contacts,
     customers by current stage, contacts old enough per retention window); one semi-join per
-    window for the active ones; the customers moved back by hand; their orders joined per channel.
-    Python adds up the few rows these return (docs/analytics.md, "How it is computed").
+    window for the active ones; the customers moved back by hand; their orders joined per channel;
+    and, when a channel has spend for some months only, the orders of the contacts acquired in those
+    months. Python adds up the few rows these return (docs/analytics.md, "How it is computed").
     """
     actor.require(Permission.ANALYTICS_READ)
     choice = choice or ChannelChoice()
@@ -305,26 +341,53 @@ def channel_quality(
         grouped = list(by_channel_and_month(cohort).annotate(**figures))
         active = {days: _active_by_channel(cohort, days=days, moment=moment) for days in RETENTION_DAYS}
         purchases = purchase_totals_by(contacts=cohort, key="channel_id")
-        moved_back = _count_by_channel(moved_back_from(CONVERTED_STAGE, contacts=cohort))
+        moved_back = _monthly(
+            by_channel_and_month(moved_back_from(CONVERTED_STAGE, contacts=cohort)).annotate(n=Count("id")),
+            "n",
+        )
+        channels = {c.id: c for c in report_channels()}
+        wanted: list[UUID | None] = [
+            c for c in channels if choice.channel_ids is None or c in choice.channel_ids
+        ]
+        if choice.include_no_channel:
+            wanted.append(None)
+        entered = channel_spend_in(months=period.months(), channel_ids=[c for c in wanted if c is not None])
+        new_by_month = _monthly(grouped, "contacts")
+        spends = {
+            channel_id: _spend_for(
+                channel=channels[channel_id],
+                period=period,
+                entered=entered,
+                new_by_month=new_by_month.get(channel_id, {}),
+            )
+            for channel_id in wanted
+            if channel_id is not None
+        }
+        # Channels with spend for some months only: their costs are set against those months' contacts.
+        known_months = {
+            channel_id: [month for month in period.months() if month not in spend.missing_months]
+            for channel_id, spend in spends.items()
+            if spend.exact is not None and not spend.is_complete
+        }
+        costed_purchases = (
+            purchase_totals_by(contacts=cohort.filter(_acquired_in(known_months)), key="channel_id")
+            if known_months
+            else {}
+        )
 
-    new_by_month: dict[UUID | None, dict[date, int]] = defaultdict(dict)
+    customers_by_month = _monthly(grouped, "customers")
+    for channel_id, by_month in moved_back.items():
+        for month, n in by_month.items():
+            customers_by_month.setdefault(channel_id, {})
+            customers_by_month[channel_id][month] = customers_by_month[channel_id].get(month, 0) + n
     counted: dict[UUID | None, dict[str, int]] = {}
     for row in grouped:
-        channel_id = row["channel_id"]
-        month = _local_date(row["month"]).replace(day=1)
-        new_by_month[channel_id][month] = new_by_month[channel_id].get(month, 0) + row["contacts"]
-        sums = counted.setdefault(channel_id, defaultdict(int))
+        sums = counted.setdefault(row["channel_id"], defaultdict(int))
         for name in figures:
             sums[name] += row[name]
     for days, by_channel in active.items():
         for channel_id, n in by_channel.items():
             counted[channel_id][f"active_{days}"] = n
-
-    channels = {c.id: c for c in report_channels()}
-    wanted: list[UUID | None] = [c for c in channels if choice.channel_ids is None or c in choice.channel_ids]
-    if choice.include_no_channel:
-        wanted.append(None)
-    entered = channel_spend_in(months=period.months(), channel_ids=[c for c in wanted if c is not None])
 
     rows: list[ChannelQuality] = []
     total = ChannelQuality(channel_id=None, name=_("All channels"), is_total=True)
@@ -341,7 +404,7 @@ def channel_quality(
         )
         if found is not None:
             quality.new_contacts = found["contacts"]
-            quality.customers = found["customers"] + moved_back.get(channel_id, 0)
+            quality.customers = sum(customers_by_month.get(channel_id, {}).values())
             quality.retention = {
                 d: Rate(found[f"active_{d}"], found[f"eligible_{d}"]) for d in RETENTION_DAYS
             }
@@ -352,9 +415,23 @@ def channel_quality(
             quality.buyers, quality.repeat_buyers = bought.buyers, bought.repeat_buyers
             quality.orders, quality.revenue = bought.orders, bought.revenue
         if channel is not None:
-            quality.spend = _spend_for(
-                channel=channel, period=period, entered=entered, new_by_month=new_by_month.get(channel_id, {})
-            )
+            quality.spend = spends[channel.id]
+            if quality.spend.is_complete:
+                quality.costed = CostBase(
+                    new_contacts=quality.new_contacts,
+                    customers=quality.customers,
+                    orders=quality.orders,
+                    revenue=quality.revenue,
+                )
+            elif channel.id in known_months:
+                months = known_months[channel.id]
+                costed_bought = costed_purchases.get(channel.id)
+                quality.costed = CostBase(
+                    new_contacts=_sum_of(new_by_month.get(channel.id, {}), months),
+                    customers=_sum_of(customers_by_month.get(channel.id, {}), months),
+                    orders=costed_bought.orders if costed_bought else 0,
+                    revenue=costed_bought.revenue if costed_bought else Decimal(0),
+                )
         _add(total, quality)
         rows.append(quality)
     rows.sort(key=lambda q: (q.channel_id is None, -q.new_contacts, q.name))
@@ -364,8 +441,38 @@ def channel_quality(
         rows=rows,
         total=total,
         months=period.months(),
-        new_by_month=dict(new_by_month),
+        new_by_month=new_by_month,
     )
+
+
+def _monthly(rows: Iterable[dict[str, Any]], figure: str) -> dict[UUID | None, dict[date, int]]:
+    """A figure of `by_channel_and_month` rows per channel and local month (first day), added up."""
+    by_channel: dict[UUID | None, dict[date, int]] = {}
+    for row in rows:
+        month = _local_date(row["month"]).replace(day=1)
+        by_month = by_channel.setdefault(row["channel_id"], {})
+        by_month[month] = by_month.get(month, 0) + row[figure]
+    return by_channel
+
+
+def _sum_of(by_month: dict[date, int], months: Iterable[date]) -> int:
+    return sum(by_month.get(month, 0) for month in months)
+
+
+def _acquired_in(months_by_channel: dict[UUID, list[date]]) -> Q:
+    """Contacts of each channel acquired in its given local months (consecutive months as one range)."""
+    parts: list[Q] = []
+    for channel_id, months in months_by_channel.items():
+        ranges: list[list[date]] = []
+        for month in sorted(months):
+            if ranges and month_after(ranges[-1][1]) == month:
+                ranges[-1][1] = month
+            else:
+                ranges.append([month, month])
+        for first, last in ranges:
+            span = Period(start=first, end=month_after(last) - DAY)
+            parts.append(Q(channel_id=channel_id, created_at__gte=span.since, created_at__lt=span.until))
+    return functools.reduce(operator.or_, parts)
 
 
 def _add(total: ChannelQuality, row: ChannelQuality) -> None:
@@ -380,6 +487,7 @@ def _add(total: ChannelQuality, row: ChannelQuality) -> None:
         total.retention[days] = Rate(before.count + rate.count, before.base + rate.base)
     if row.channel_id is not None:
         total.spend.add(row.spend)
+        total.costed.add(row.costed)
 
 
 # Cohort retention -----------------------------------------------------------------------------------
@@ -790,13 +898,8 @@ def spend_overview(*, actor: Actor, months: Sequence[date]) -> tuple[list[Channe
         return [], []
     span = Period(start=months[-1], end=month_after(months[0]) - DAY)
     entries = {(row.channel_id, row.month): row for row in channel_spend_list(actor=actor, since=span.start)}
-    new_by_month: dict[UUID | None, dict[date, int]] = defaultdict(dict)
     cohort = _cohort(span, ChannelChoice(include_no_channel=False))
-    for row in by_channel_and_month(cohort).annotate(contacts=Count("id")):
-        month = _local_date(row["month"]).replace(day=1)
-        new_by_month[row["channel_id"]][month] = (
-            new_by_month[row["channel_id"]].get(month, 0) + row["contacts"]
-        )
+    new_by_month = _monthly(by_channel_and_month(cohort).annotate(contacts=Count("id")), "contacts")
     with_entries = {channel_id for channel_id, _month in entries}
     channels = [c for c in report_channels() if c.is_active or c.id in with_entries]
     rows = []

@@ -76,8 +76,13 @@ def test_channels(world, api):
     assert store["spend"]["amount"] is None
     assert store["spend"]["months_without_spend"] == [f"2026-{m:02d}-01" for m in range(1, 7)]
     assert store["retention"][1] == {"days": 60, "count": 0, "base": 0, "percent": None}
+    assert ad["cost_base"] == {"new_contacts": 3, "customers": 2, "orders": 3, "revenue": "450.00"}
+    assert store["cost_base"] == {"new_contacts": 0, "customers": 0, "orders": 0, "revenue": "0.00"}
     assert body["total"]["new_contacts"] == 5
     assert body["total"]["channel_id"] is None
+    # The totals' CAC and ROI: all known spend over the customers of the channels with spend.
+    assert body["total"]["cost_base"] == {"new_contacts": 3, "customers": 2, "orders": 3, "revenue": "450.00"}
+    assert (body["total"]["cac"], body["total"]["roi"]) == ("10461.61", "0.02")
 
 
 def test_channels_side_by_side_and_bad_input(world, api):

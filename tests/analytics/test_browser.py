@@ -48,6 +48,11 @@ def test_a_marketer_compares_channels_and_enters_spend(browser, live_server):
             rows.event(who, days_ago(45 + n), via=site)
             rows.purchase(who, days_ago(40), "200.00")
         rows.contact(created_at=days_ago(50), channel=store)
+    elsewhere = WorkspaceFactory(name="别家店", slug="elsewhere")
+    with workspace_scope(elsewhere.id):  # must never show: its channel's name and its ¥8,765.00 order
+        foreign = rows.channel("别家渠道")
+        rows.purchase(rows.contact(created_at=days_ago(60), channel=foreign), days_ago(40), "8765.00")
+        ChannelSpend.objects.create(channel=foreign, month=date(2026, 5, 1), amount=Decimal("4321"))
 
     page, errors = log_in(browser, live_server.url, "marketer")
     page.goto(f"{live_server.url}/analytics/channels/?preset=90")
@@ -58,6 +63,12 @@ def test_a_marketer_compares_channels_and_enters_spend(browser, live_server):
     expect(chart.get_by_text("¥600.00").first).to_be_visible()
     table = page.locator("#channel-table tbody tr", has_text="公众号")
     expect(table).to_contain_text("100.0%")  # 30-day retention: all three were back on day 15–17
+    for shown in (chart, page.locator("#channel-table")):
+        text = shown.inner_text()
+        assert "别家渠道" not in text
+        assert "8,765" not in text
+        assert "4,321" not in text
+    expect(page.locator("#channel-table tfoot")).to_contain_text("¥600.00")  # our revenue only
 
     page.goto(f"{live_server.url}/analytics/spend/")
     page.select_option("select[name=channel]", label="公众号")
@@ -71,6 +82,10 @@ def test_a_marketer_compares_channels_and_enters_spend(browser, live_server):
 
     page.goto(f"{live_server.url}/analytics/channels/?preset=90")
     expect(page.locator("#channel-table tbody tr", has_text="公众号")).to_contain_text("¥1,200.00")
+    expect(page.locator("#channel-table")).not_to_contain_text("别家渠道")
+    page.goto(f"{live_server.url}/analytics/spend/")
+    expect(page.locator("body")).not_to_contain_text("别家渠道")
+    expect(page.locator("body")).not_to_contain_text("4,321")
 
     page.goto(f"{live_server.url}/analytics/cohorts/?preset=90&grain=week")
     expect(page.locator('[data-chart="cohorts"] svg')).to_have_count(1)

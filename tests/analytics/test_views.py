@@ -58,7 +58,13 @@ def test_channel_page_shows_the_figures_and_the_chart_data(world, admin_client: 
     page = response.text
     assert "¥3,020.00" in page  # the ad channel's spend
     assert "¥17,903.23" in page  # the Moments channel's spend from its monthly unit cost
-    assert "别家" not in page
+    # The headline CAC and ROI count the ad channel's customers only (see test_channels).
+    assert re.search(r'data-figure="cac">¥10,461\.61</div>\s*<span[^>]*>over 2 of 3 customers', page)
+    # Another workspace's ¥999 order and ¥777 of spend (its channel is also called 公众号) never count.
+    assert metrics["revenue"] == [450.0, 0.0, 0.0, 0.0]
+    assert "¥999.00" not in page
+    assert "¥777.00" not in page
+    assert "¥1,449" not in page  # 450 + 999
 
 
 def test_channel_csv_holds_the_table(world, admin_client: Client):
@@ -101,6 +107,14 @@ def test_channels_compared_side_by_side(world, admin_client: Client):
     assert chart_data(response)["channels"] == []
 
 
+def test_an_empty_channel_table_spans_every_column(workspace, admin_client: Client):
+    page = admin_client.get(reverse("analytics:channels"), PERIOD).text
+    header = re.search(r'<table[^>]*id="channel-table".*?<thead>(.*?)</thead>', page, re.DOTALL)
+    assert header is not None
+    assert header.group(1).count("<th") == 16
+    assert '<td colspan="16" class="text-secondary">No channels yet.</td>' in page
+
+
 def test_a_bad_period_is_explained(world, admin_client: Client):
     response = admin_client.get(reverse("analytics:channels"), {"start": "2026-06-30", "end": "2026-01-01"})
     assert response.status_code == 422
@@ -134,7 +148,11 @@ def test_cohorts_of_another_workspaces_segment_are_not_found(world, admin_client
 
 
 def test_funnel_page_and_csv(world, admin_client: Client):
-    data = chart_data(admin_client.get(reverse("analytics:funnel"), PERIOD))
+    response = admin_client.get(reverse("analytics:funnel"), PERIOD)
+    assert (
+        "<span data-stages>Visitor → Engaged → Follower → Friend → Customer → Member</span>" in response.text
+    )
+    data = chart_data(response)
     assert data["stage_values"] == ["visitor", "engaged", "follower", "friend", "customer", "member"]
     assert data["total"] == [5, 3, 3, 3, 3, 1]
     assert data["channels"][0] == {"name": "公众号", "values": [100.0, 66.7, 66.7, 66.7, 66.7, 0.0]}
