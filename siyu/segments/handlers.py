@@ -1,6 +1,6 @@
 """The segments domain listens to the domains below it and re-evaluates only what a change can affect.
 
-Activity, new contacts and contact changes are merged: inside the event processor's chunk they arrive
+Activity, new, changed and merged contacts are gathered: inside the event processor's chunk they arrive
 together (`siyu.core.events.gathered`), and each affected segment is evaluated once for them all.
 """
 
@@ -12,13 +12,14 @@ from siyu.contacts.events import ContactDeleted, ContactsChanged, ContactsCreate
 from siyu.core.events import DomainEvent, subscribe, subscribe_batched
 from siyu.core.time import now as clock_now
 from siyu.segments.models import ChangeCause, SegmentMember
-from siyu.segments.services.evaluation import EVERYTHING, segments_reevaluate, segments_reevaluate_changes
+from siyu.segments.services.evaluation import EVERYTHING, segments_reevaluate_changes
 from siyu.segments.services.membership import changes_apply
 from siyu.tracking.events import ActivityRecorded
 
 
 def on_changes(events: Sequence[DomainEvent]) -> None:
     changes: defaultdict[UUID, set[str]] = defaultdict(set)
+    gone: set[UUID] = set()
     for event in events:
         match event:
             case ActivityRecorded(changes=recorded):
@@ -31,7 +32,10 @@ def on_changes(events: Sequence[DomainEvent]) -> None:
                 aspect_keys = {EVERYTHING} if "*" in aspects else set(aspects)
                 for contact_id in ids:
                     changes[contact_id] |= aspect_keys
-    segments_reevaluate_changes(changes=changes)
+            case ContactsMerged(survivor_id=survivor_id, merged_id=merged_id):
+                changes[survivor_id].add(EVERYTHING)  # it took over the other's history
+                gone.add(merged_id)
+    segments_reevaluate_changes(changes={cid: keys for cid, keys in changes.items() if cid not in gone})
 
 
 def _leave_everything(contact_id: UUID) -> None:
@@ -46,14 +50,13 @@ def _leave_everything(contact_id: UUID) -> None:
 
 
 def on_contacts_merged(event: ContactsMerged) -> None:
-    _leave_everything(event.merged_id)
-    segments_reevaluate(contact_ids=[event.survivor_id], keys=[EVERYTHING])
+    _leave_everything(event.merged_id)  # at once: its rows cascade away after this
 
 
 def on_contact_deleted(event: ContactDeleted) -> None:
     _leave_everything(event.contact_id)
 
 
-subscribe_batched([ActivityRecorded, ContactsCreated, ContactsChanged], on_changes)
+subscribe_batched([ActivityRecorded, ContactsCreated, ContactsChanged, ContactsMerged], on_changes)
 subscribe(ContactsMerged, on_contacts_merged)
 subscribe(ContactDeleted, on_contact_deleted)

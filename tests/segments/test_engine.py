@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ObjectDoesNotExist
 
 from siyu.contacts.selectors import tag_list_by_ids
-from siyu.contacts.services.contacts import contact_create
+from siyu.contacts.services.contacts import contact_create, contact_merge
 from siyu.contacts.services.fields import custom_field_create
 from siyu.contacts.services.tags import contact_tags_add, tag_create, tag_group_create
 from siyu.core.events import subscribe
@@ -233,3 +233,38 @@ def test_maintenance_computes_quintiles_and_reconciles_stale_builds(admin_actor:
     assert all([settings.recency_cuts, settings.frequency_cuts, settings.monetary_cuts])
     assert [(build.segment_id, build.kind) for build in builds] == [(segment.id, "reconcile")]
     assert segments_maintain(at=later + timedelta(minutes=5)) == []  # nothing due a few minutes later
+
+
+def test_a_merge_moves_membership_to_the_survivor(admin_actor: Actor) -> None:
+    source = make_source()
+    survivor = contact_create(actor=admin_actor, data={"name": "张三", "phone": "13800000001"})
+    other = contact_create(
+        actor=admin_actor, data={"name": "张三（访客）", "identities": [{"type": "user_id", "value": "u-9"}]}
+    )
+    readers = segment_create(
+        actor=admin_actor,
+        name="近7天读过",
+        rules=rule(
+            {
+                "kind": "event",
+                "type": "track",
+                "name": "Article Read",
+                "window": {"last": 7, "unit": "days"},
+                "aggregate": "count",
+                "op": "gte",
+                "value": 1,
+            }
+        ),
+        build_now=True,
+    )
+    deliver(source, [track(source, "u-9", "Article Read", datetime.now(UTC) - timedelta(hours=2))])
+    assert members(readers) == {other.id}
+
+    contact_merge(actor=admin_actor, survivor=survivor, other=other)
+    assert members(readers) == {survivor.id}  # the reads came with the merge
+    # The merged-away contact's own history went with it; the survivor's entry is recorded.
+    history = list(MembershipChange.objects.filter(segment=readers).values_list("kind", "contact_id"))
+    assert history == [("entered", survivor.id)]
+    readers.refresh_from_db()
+    assert readers.member_count == 1
+    assert Recheck.objects.filter(segment=readers, contact=survivor).exists()
