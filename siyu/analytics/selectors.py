@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce, TruncMonth, TruncWeek
 from django.utils import timezone
@@ -40,6 +40,7 @@ from siyu.contacts.reporting import (
     stage_history,
     stage_reached_at,
 )
+from siyu.core.db import heavy_statements_settings
 from siyu.core.errors import NotFound
 from siyu.core.time import now
 from siyu.segments.models import Segment
@@ -69,15 +70,9 @@ DAY = timedelta(days=1)
 
 @contextmanager
 def reporting_reads() -> Iterator[None]:
-    """Run a report's statements in one transaction (one snapshot), without PostgreSQL's JIT.
-
-    These statements have high planner costs, which switch JIT compilation on; compiling them takes
-    longer than running them (measured: seconds against hundreds of milliseconds).
-    """
+    """Run a report's statements in one transaction (one snapshot), without PostgreSQL's JIT."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL jit = off")
+        heavy_statements_settings()
         yield
 
 

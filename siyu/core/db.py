@@ -302,3 +302,16 @@ def uuid_list(values: Iterable[UUID]) -> RawSQL:
     if connection.vendor == "postgresql":
         return RawSQL("SELECT unnest(%s::uuid[])", [ids])
     return RawSQL("SELECT value FROM json_each(%s)", [orjson.dumps([value.hex for value in ids]).decode()])
+
+
+def heavy_statements_settings(*, work_mem: str | None = None) -> None:
+    """For the rest of the current transaction on PostgreSQL: no JIT compilation (set-based builds and
+    reports have plan costs that switch it on, and compiling takes longer than running them: 50 ms to
+    seconds against statements of a second or less) and, if given, more memory for hashes and sorts.
+    SET LOCAL lasts until the outermost transaction ends. Nothing on SQLite."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        if work_mem is not None:
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])

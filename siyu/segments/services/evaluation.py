@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from siyu.contacts.models import Contact
 from siyu.contacts.selectors import contact_rows
-from siyu.core.db import new_uuid_sql, prepared, rows_write, uuid_list
+from siyu.core.db import heavy_statements_settings, new_uuid_sql, prepared, rows_write, uuid_list
 from siyu.core.events import has_subscribers, publish
 from siyu.core.ids import uuid7
 from siyu.core.tenancy import active_workspace_id, workspace_scope
@@ -124,14 +124,6 @@ def _temporary_table(name: str, columns: str) -> None:
 
 def _uuid_type() -> str:
     return "uuid" if connection.vendor == "postgresql" else "char(32)"
-
-
-def _build_session_settings() -> None:
-    """PostgreSQL, for this transaction: no JIT (compiling a build's plan costs 50–200 ms, more than
-    it saves on queries of a second or less) and room to hash a large segment's contacts in memory."""
-    if connection.vendor == "postgresql":
-        _execute("SET LOCAL jit = off")
-        _execute("SET LOCAL work_mem = '64MB'")
 
 
 def _target_fill(compiled: Compiled) -> None:
@@ -359,7 +351,7 @@ def segment_build(
     moment = compiled.clock.now
     cause = ChangeCause.RECONCILE if kind == BuildKind.RECONCILE else ChangeCause.BUILD
     with transaction.atomic():
-        _build_session_settings()
+        heavy_statements_settings(work_mem="64MB")  # room to hash a large segment's contacts
         _target_fill(compiled)
         added, removed = _set_difference_apply(segment, cause=cause, at=moment)
         _rechecks_rebuild(compiled)
