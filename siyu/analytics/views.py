@@ -40,6 +40,7 @@ from siyu.analytics.templatetags.analytics_format import yuan
 from siyu.contacts.models import Channel
 from siyu.contacts.reporting import report_channels
 from siyu.core.errors import DomainError, NotFound, ValidationError
+from siyu.core.ids import uuid_or_none
 from siyu.core.time import today
 from siyu.core.web import ActorRequest, actor_required, form_add_domain_errors
 from siyu.segments.models import Segment
@@ -62,13 +63,6 @@ class Filters:
     error: str = ""
 
 
-def _uuid(value: str) -> UUID | None:
-    try:
-        return UUID(value)
-    except ValueError:
-        return None
-
-
 def _filters(request: Request) -> Filters:
     """The period (preset or two dates) and the channels to compare (`channel` repeated, "none" for
     contacts without one). A bad period is reported on the page and the default period shown."""
@@ -83,7 +77,7 @@ def _filters(request: Request) -> Filters:
     if not picked:
         choice = ChannelChoice()
     else:
-        ids = tuple(key for key in (_uuid(value) for value in picked) if key is not None)
+        ids = tuple(key for key in (uuid_or_none(value) for value in picked) if key is not None)
         choice = ChannelChoice(channel_ids=ids, include_no_channel="none" in picked)
     return Filters(period=period, choice=choice, picked=frozenset(picked), error=error)
 

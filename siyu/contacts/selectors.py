@@ -32,6 +32,7 @@ from siyu.contacts.models import (
     mask_phone,
 )
 from siyu.core.errors import NotFound
+from siyu.core.ids import uuid_or_none
 from siyu.core.pagination import Page, decode_cursor, encode_cursor, paginate_by_id
 from siyu.core.time import today
 from siyu.tenancy.actor import Actor
@@ -43,13 +44,6 @@ _DIGITS = re.compile(r"^\+?\d{3,20}$")
 _ASCII_WORD = re.compile(r"^[a-z]+$")
 
 
-def _as_uuid(value: UUID | str) -> UUID | None:
-    try:
-        return value if isinstance(value, UUID) else UUID(str(value))
-    except ValueError:
-        return None
-
-
 def contact_scoped(*, actor: Actor) -> QuerySet[Contact]:
     """The one entry point for contact reads: tenant (by the manager) + data scope (by the actor)."""
     actor.require(Permission.CONTACTS_READ)
@@ -57,7 +51,7 @@ def contact_scoped(*, actor: Actor) -> QuerySet[Contact]:
 
 
 def contact_redirect_target(*, contact_id: UUID | str) -> UUID | None:
-    old_id = _as_uuid(contact_id)
+    old_id = uuid_or_none(contact_id)
     if old_id is None:
         return None
     return ContactRedirect.objects.filter(old_id=old_id).values_list("contact_id", flat=True).first()
@@ -65,7 +59,7 @@ def contact_redirect_target(*, contact_id: UUID | str) -> UUID | None:
 
 def contact_get_for(actor: Actor, contact_id: UUID | str, *, follow_merges: bool = True) -> Contact:
     """The only way HTTP code fetches a contact by id: another workspace's id or one out of scope is 404."""
-    wanted = _as_uuid(contact_id)
+    wanted = uuid_or_none(contact_id)
     if wanted is None:
         raise NotFound(_("Contact not found."))
     contacts = contact_scoped(actor=actor).select_related("owner", "channel", "owner__team")
@@ -107,7 +101,7 @@ class ContactFilters:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ContactFilters":
         def uuids(values: list[Any]) -> list[UUID]:
-            return [u for u in (_as_uuid(v) for v in values or []) if u is not None]
+            return [u for u in (uuid_or_none(v) for v in values or []) if u is not None]
 
         def day(value: Any) -> date | None:
             try:
@@ -177,7 +171,7 @@ def contact_list(*, actor: Actor, filters: ContactFilters | None = None) -> Quer
     elif filters.owner == "pool":
         contacts = contacts.filter(owner__isnull=True)
     elif filters.owner:
-        owner_id = _as_uuid(filters.owner)
+        owner_id = uuid_or_none(filters.owner)
         contacts = contacts.filter(owner_id=owner_id) if owner_id else contacts.none()
     if filters.channel_ids:
         contacts = contacts.filter(channel_id__in=filters.channel_ids)
@@ -302,7 +296,7 @@ def tag_list_by_ids(*, tag_ids: list[UUID]) -> list[Tag]:
 
 
 def _by_id(queryset: QuerySet[_M], raw_id: UUID | str) -> _M | None:
-    wanted = _as_uuid(raw_id)
+    wanted = uuid_or_none(raw_id)
     return queryset.filter(id=wanted).first() if wanted is not None else None
 
 

@@ -35,3 +35,15 @@ def uuid7() -> uuid.UUID:
     value |= 0b10 << 62  # variant
     value |= rand_b
     return uuid.UUID(int=value)
+
+
+def uuid_or_none(value: object) -> uuid.UUID | None:
+    """`value` as a UUID (a UUID, or text in any form `uuid.UUID` reads), or None when it is not one."""
+    if isinstance(value, uuid.UUID):
+        return value
+    if not value:
+        return None
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None

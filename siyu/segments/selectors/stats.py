@@ -7,23 +7,14 @@ engine keeps); `MembershipChange` gives the exact entries and exits of days with
 
 from datetime import date, datetime
 from typing import Any
-from uuid import UUID
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils.translation import gettext as _
 
 from siyu.core.errors import NotFound
+from siyu.core.ids import uuid_or_none
 from siyu.segments.models import MembershipChange, MembershipChangeKind, Segment, SegmentDay, SegmentMember
-
-
-def _uuid_or_none(value: object) -> UUID | None:
-    if isinstance(value, UUID):
-        return value
-    try:
-        return UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        return None
 
 
 def segments_for_stats() -> QuerySet[Segment]:
@@ -33,7 +24,7 @@ def segments_for_stats() -> QuerySet[Segment]:
 
 def segment_for_stats(*, segment_id: object) -> Segment:
     """One segment of the active workspace; NotFound for another workspace's id or a bad id."""
-    key = _uuid_or_none(segment_id)
+    key = uuid_or_none(segment_id)
     segment = Segment.objects.filter(id=key).first() if key else None
     if segment is None:
         raise NotFound(_("This segment does not exist or was deleted."))

@@ -32,19 +32,11 @@ from django.db.models.functions import Cast, Coalesce, NullIf
 from django.utils.translation import gettext as _
 
 from siyu.core.errors import NotFound
+from siyu.core.ids import uuid_or_none
 from siyu.tracking.describe import duration_text
 from siyu.tracking.models import Content, ContentCategory, ContentKind, ContentViewer, ShareLink
 
 COMPLETION_DEPTH = 90
-
-
-def _uuid_or_none(value: object) -> UUID | None:
-    if isinstance(value, UUID):
-        return value
-    try:
-        return UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        return None
 
 
 # Library -------------------------------------------------------------------------------------------
@@ -83,7 +75,7 @@ def content_list(*, filters: ContentFilters | None = None) -> QuerySet[Content]:
     if filters.category == "none":
         rows = rows.filter(category__isnull=True)
     elif filters.category:
-        category_id = _uuid_or_none(filters.category)
+        category_id = uuid_or_none(filters.category)
         rows = rows.filter(category_id=category_id) if category_id else rows.none()
     if filters.tag.strip():
         rows = _with_tag(rows, filters.tag.strip())
@@ -116,7 +108,7 @@ def content_tag_names(*, published_only: bool = False) -> list[str]:
 
 def content_get(*, content_id: object, published_only: bool = False) -> Content:
     """One piece of content of the active workspace; NotFound for another workspace's id."""
-    key = _uuid_or_none(content_id)
+    key = uuid_or_none(content_id)
     rows = Content.objects.select_related("category", "created_by")
     if published_only:
         rows = rows.filter(is_published=True)
@@ -136,7 +128,7 @@ def content_category_counts() -> dict[UUID, int]:
 
 
 def content_category_get(*, category_id: object) -> ContentCategory:
-    key = _uuid_or_none(category_id)
+    key = uuid_or_none(category_id)
     category = ContentCategory.objects.filter(id=key).first() if key else None
     if category is None:
         raise NotFound(_("This category does not exist."))

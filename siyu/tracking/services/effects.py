@@ -28,7 +28,7 @@ from siyu.contacts.services.tracked import (
     visitors_create,
 )
 from siyu.core.db import instance_rows, rows_update, rows_write
-from siyu.core.ids import uuid7
+from siyu.core.ids import uuid7, uuid_or_none
 from siyu.core.time import now
 from siyu.tracking.models import (
     ENGAGEMENT_EVENTS,
@@ -93,15 +93,6 @@ def _page_of(event: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _uuid(value: Any) -> UUID | None:
-    if not value:
-        return None
-    try:
-        return UUID(str(value))
-    except (TypeError, ValueError):
-        return None
-
-
 class _Attribution:
     """Which channel a visit came through: explicit code, share link, utm_source, referrer, source."""
 
@@ -158,7 +149,7 @@ def effects_apply(data: EffectInput) -> None:
     sources = {s.id: s for s in Source.objects.filter(id__in={e["sourceId"] for e in events})}
     tokens = {str(t) for e in events if (t := e["properties"].get("share_token"))}
     share_links = {link.token: link for link in ShareLink.objects.filter(token__in=[t[:16] for t in tokens])}
-    content_ids = {u for e in events if (u := _uuid(e["properties"].get("content_id")))}
+    content_ids = {u for e in events if (u := uuid_or_none(e["properties"].get("content_id")))}
     contents = {c.id: c for c in Content.objects.filter(id__in=content_ids).select_related("category")}
     attribution = _Attribution(data.channels, share_links)
     for event in events:
@@ -166,7 +157,7 @@ def effects_apply(data: EffectInput) -> None:
         channel_id, touch = attribution.touch(event, event["_page"])
         event["_channel"] = channel_id or sources[event["sourceId"]].channel_id
         event["_touch"] = touch
-        event["_content"] = contents.get(_uuid(event["properties"].get("content_id")))  # type: ignore[arg-type]
+        event["_content"] = contents.get(uuid_or_none(event["properties"].get("content_id")))  # type: ignore[arg-type]
         event["_share"] = share_links.get(str(event["properties"].get("share_token") or ""))
 
     first_event: dict[UUID, dict[str, Any]] = {}

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from django.db import transaction
 
+from siyu.core.ids import uuid_or_none
 from siyu.core.time import now
 from siyu.tenancy.actor import Actor
 from siyu.tracking.models import Notification
@@ -24,17 +25,8 @@ def notification_mark_read(*, actor: Actor, notification_ids: Collection[UUID | 
         return 0
     rows = Notification.objects.filter(member_id=actor.member_id, read_at__isnull=True)
     if notification_ids != ALL:
-        wanted = [_uuid for value in notification_ids if (_uuid := _as_uuid(value)) is not None]
+        wanted = [_uuid for value in notification_ids if (_uuid := uuid_or_none(value)) is not None]
         if not wanted:
             return 0
         rows = rows.filter(id__in=wanted)
     return rows.update(read_at=now())
-
-
-def _as_uuid(value: UUID | str) -> UUID | None:
-    if isinstance(value, UUID):
-        return value
-    try:
-        return UUID(str(value))
-    except ValueError:
-        return None
