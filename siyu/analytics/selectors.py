@@ -45,13 +45,11 @@ from siyu.core.errors import NotFound
 from siyu.core.time import now
 from siyu.segments.models import Segment
 from siyu.segments.selectors.stats import (
-    segment_changes_by_day,
-    segment_day_before,
-    segment_days,
+    DayFigure,
     segment_member_ids,
-    segment_net_change,
     segment_overlap,
     segment_size,
+    segment_size_series,
 )
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
@@ -681,18 +679,10 @@ def _funnel_row(
 
 
 @dataclass(frozen=True)
-class SegmentDayFigures:
-    day: date
-    size: int
-    entered: int
-    exited: int
-
-
-@dataclass(frozen=True)
 class SegmentReport:
     segment: Segment
     period: Period
-    days: list[SegmentDayFigures]
+    days: list[DayFigure]
     size_now: int
 
     @property
@@ -707,40 +697,12 @@ class SegmentReport:
 def segment_sizes(
     *, actor: Actor, segment: Segment, period: Period, as_of: datetime | None = None
 ) -> SegmentReport:
-    """The segment's size at the end of each day of the period, with the day's entries and exits.
-
-    A day with an engine row (SegmentDay) shows it; a day without one takes its entries and exits
-    from the membership history and its size from the day before (the live size for today).
-    """
+    """The segment's size at the end of each day of the period, with the day's entries and exits
+    (`segment_size_series`: the same figures as the segment's own page)."""
     actor.require(Permission.ANALYTICS_READ)
-    stored = {row.day: row for row in segment_days(segment=segment, start=period.start, end=period.end)}
-    changes = {
-        _local_date(row["day"]): row
-        for row in segment_changes_by_day(segment=segment, since=period.since, until=period.until)
-    }
-    size_now = segment_size(segment=segment)
-    before = segment_day_before(segment=segment, day=period.start)
-    if before is not None:
-        size = before.size
-    else:  # rebuild the size the day before from today's members and the history since
-        size = size_now - segment_net_change(segment=segment, since=period.since)
     today = timezone.localdate(as_of or now())
-    days: list[SegmentDayFigures] = []
-    day = period.start
-    while day <= period.end:
-        row = stored.get(day)
-        if row is not None:
-            size = row.size
-            days.append(SegmentDayFigures(day=day, size=row.size, entered=row.entered, exited=row.exited))
-        else:
-            change = changes.get(day, {"entered": 0, "exited": 0})
-            size = size_now if day == today else max(0, size + change["entered"] - change["exited"])
-            days.append(
-                SegmentDayFigures(day=day, size=size, entered=change["entered"], exited=change["exited"])
-            )
-        if day >= today:
-            break
-        day += DAY
+    days = segment_size_series(segment=segment, start=period.start, end=period.end, today=today)
+    size_now = segment_size(segment=segment)
     return SegmentReport(segment=segment, period=period, days=days, size_now=size_now)
 
 

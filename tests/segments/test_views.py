@@ -325,6 +325,21 @@ def test_the_size_chart_carries_the_last_size_over_days_without_a_row(
     SegmentDay.objects.filter(segment=segment).delete()
     SegmentDay.objects.create(segment=segment, day=day - timedelta(days=4), size=3, entered=3, exited=0)
     SegmentDay.objects.create(segment=segment, day=day - timedelta(days=1), size=2, entered=1, exited=2)
+    # The history and the members agree with those rows: three entered four days ago, one entered and
+    # two left yesterday; today, with no row yet, shows the live size.
+    people = [ContactFactory() for _ in range(4)]
+    for person, days_ago, kind in (
+        (people[0], 4, "entered"),
+        (people[1], 4, "entered"),
+        (people[2], 4, "entered"),
+        (people[3], 1, "entered"),
+        (people[1], 1, "exited"),
+        (people[2], 1, "exited"),
+    ):
+        at = datetime.now(UTC) - timedelta(days=days_ago)
+        MembershipChange.objects.create(segment=segment, contact=person, kind=kind, cause="manual", at=at)
+    for person in (people[0], people[3]):
+        SegmentMember.objects.create(segment=segment, contact=person, entered_at=datetime.now(UTC))
     chart = marketing_client.get(url("segments:detail", segment)).context["chart_data"]
     assert len(chart["days"]) == 30
     assert chart["days"][-6:] == [(day - timedelta(days=n)).isoformat() for n in range(5, -1, -1)]

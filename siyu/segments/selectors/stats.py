@@ -5,11 +5,13 @@ engine keeps); `MembershipChange` gives the exact entries and exits of days with
 `SegmentMember` the size right now. Scoped to the active workspace by the tenant managers.
 """
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.core.errors import NotFound
@@ -71,6 +73,59 @@ def segment_net_change(*, segment: Segment, since: datetime) -> int:
         exited=Count("id", filter=Q(kind=MembershipChangeKind.EXITED)),
     )
     return int(row["entered"]) - int(row["exited"])
+
+
+@dataclass(frozen=True)
+class DayFigure:
+    day: date
+    size: int  # at the end of the day
+    entered: int
+    exited: int
+
+
+def segment_size_series(*, segment: Segment, start: date, end: date, today: date) -> list[DayFigure]:
+    """The segment's size at the end of each day from `start` to `end` (not past `today`), with the
+    day's entries and exits.
+
+    A day with an engine row (SegmentDay) shows it; a day without one takes its entries and exits from
+    the membership history and its size from the day before (the live size for today). Before the
+    first engine row, the size is worked back from today's members and the history since.
+    """
+    last = min(end, today)
+    if last < start:
+        return []
+    since, until = _local_midnight(start), _local_midnight(last + timedelta(days=1))
+    stored = {row.day: row for row in segment_days(segment=segment, start=start, end=last)}
+    changes = {
+        _local_day(row["day"]): row
+        for row in segment_changes_by_day(segment=segment, since=since, until=until)
+    }
+    size_now = segment_size(segment=segment)
+    before = segment_day_before(segment=segment, day=start)
+    size = before.size if before is not None else size_now - segment_net_change(segment=segment, since=since)
+    figures: list[DayFigure] = []
+    day = start
+    while day <= last:
+        row = stored.get(day)
+        if row is not None:
+            size = row.size
+            figures.append(DayFigure(day=day, size=size, entered=row.entered, exited=row.exited))
+        else:
+            change = changes.get(day, {"entered": 0, "exited": 0})
+            size = size_now if day == today else max(0, size + change["entered"] - change["exited"])
+            figures.append(DayFigure(day=day, size=size, entered=change["entered"], exited=change["exited"]))
+        day += timedelta(days=1)
+    return figures
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _local_day(value: datetime | date) -> date:
+    if isinstance(value, datetime):
+        return timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value
 
 
 def segment_overlap(*, first: Segment, second: Segment) -> dict[str, int]:

@@ -30,7 +30,7 @@ from siyu.segments.forms import ListMembersForm, SegmentForm, SnapshotForm
 from siyu.segments.models import MembershipChangeKind, Segment, SegmentKind
 from siyu.segments.rfm import GROUP_LABELS
 from siyu.segments.rules.spec import RULES_VERSION, RuleError
-from siyu.segments.selectors.pages import segment_lookup, segment_size_series
+from siyu.segments.selectors.pages import segment_lookup
 from siyu.segments.selectors.segments import (
     members_entered_at,
     segment_builds,
@@ -40,6 +40,7 @@ from siyu.segments.selectors.segments import (
     segment_members_page,
     segments_using,
 )
+from siyu.segments.selectors.stats import segment_size_series
 from siyu.segments.services.segments import (
     RowResult,
     segment_create,
@@ -206,7 +207,7 @@ def _chart(segment: Segment) -> dict[str, Any]:
     end = today()
     created = timezone.localdate(segment.created_at)
     start = max(end - timedelta(days=CHART_DAYS - 1), min(created, end - timedelta(days=CHART_MIN_DAYS - 1)))
-    figures = segment_size_series(segment=segment, start=start, end=end)
+    figures = segment_size_series(segment=segment, start=start, end=end, today=end)
     existed = [figure.day >= created for figure in figures]
     return {
         "labels": {"size": _("Size"), "entered": _("Entered"), "exited": _("Exited")},
