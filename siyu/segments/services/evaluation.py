@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -66,6 +67,7 @@ DIFFERENCE_TABLE = "segment_build_difference"
 MOMENTS_TABLE = "segment_build_moments"
 DUE_TABLE = "segment_build_due"
 RECHECK_BATCH = 2000
+PUBLISH_CHUNK = 5000  # contacts per segment.entered / segment.exited event of a build
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,10 @@ def _temporary_table(name: str, columns: str) -> None:
 
 def _uuid_type() -> str:
     return "uuid" if connection.vendor == "postgresql" else "char(32)"
+
+
+def _datetime_type() -> str:
+    return "timestamp with time zone" if connection.vendor == "postgresql" else "datetime"
 
 
 def _target_fill(compiled: Compiled) -> None:
@@ -199,31 +205,15 @@ def _publish_build_changes(segment: Segment, *, cause: str, at: datetime) -> Non
     ):
         if not has_subscribers(event_type):
             continue
-        ids = MembershipChange.objects.filter(segment=segment, kind=kind, cause=cause, at=at).values_list(
-            "contact_id", flat=True
+        rows = (
+            MembershipChange.objects.filter(segment=segment, kind=kind, cause=cause, at=at)
+            .values_list("contact_id", flat=True)
+            .iterator(chunk_size=PUBLISH_CHUNK)
         )
-        chunk: list[UUID] = []
-        for contact_id in ids.iterator(chunk_size=5000):
-            chunk.append(contact_id)
-            if len(chunk) == 5000:
-                publish(
-                    event_type(
-                        workspace_id=workspace_id,
-                        segment_id=segment.id,
-                        contact_ids=tuple(chunk),
-                        cause=cause,
-                        at=at,
-                    )
-                )
-                chunk = []
-        if chunk:
+        while chunk := tuple(islice(rows, PUBLISH_CHUNK)):
             publish(
                 event_type(
-                    workspace_id=workspace_id,
-                    segment_id=segment.id,
-                    contact_ids=tuple(chunk),
-                    cause=cause,
-                    at=at,
+                    workspace_id=workspace_id, segment_id=segment.id, contact_ids=chunk, cause=cause, at=at
                 )
             )
 
@@ -302,10 +292,6 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
     _execute(f"DROP TABLE IF EXISTS {MOMENTS_TABLE}")
     _execute(f"DROP TABLE IF EXISTS {DUE_TABLE}")
     return count
-
-
-def _datetime_type() -> str:
-    return "timestamp with time zone" if connection.vendor == "postgresql" else "datetime"
 
 
 def _rechecks_replace(compiled: Compiled, *, contact_ids: Sequence[UUID]) -> int:
