@@ -10,13 +10,12 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
 from siyu.contacts.api import ContactOut, contact_out
 from siyu.contacts.models import Contact
 from siyu.contacts.selectors import contact_get_for, contact_tags_map
-from siyu.core.errors import Conflict, PayloadTooLarge, ValidationError
+from siyu.core.errors import Conflict
 from siyu.segments.models import (
     ChangeCause,
     MembershipChange,
@@ -357,21 +356,6 @@ def _rfm_score_out(score: RfmScore | None) -> dict[str, Any] | None:
     }
 
 
-def _no_rules_for_static_lists() -> ValidationError:
-    return ValidationError(
-        _("A static list has no rules; add or remove its members instead."),
-        fields={"rules": _("Static lists take no rules.")},
-    )
-
-
-def _too_many_values(count: int) -> PayloadTooLarge:
-    return PayloadTooLarge(
-        _("At most %(n)d values per call; split the list.") % {"n": MAX_BULK},
-        code="too_many_rows",
-        fields={"values": _("%(count)d values sent.") % {"count": count}},
-    )
-
-
 # --- segments -----------------------------------------------------------------------------------
 
 segments_router = Router(tags=["segments"])
@@ -393,8 +377,6 @@ def segments_list(request: AuthedRequest, query: Query[SegmentListQuery]) -> dic
 @segments_router.post("", response={201: SegmentOut}, operation_id="segments_create")
 def segments_create(request: AuthedRequest, payload: SegmentIn) -> Status[dict[str, Any]]:
     """Create a segment. A dynamic one is built in the background: `is_ready` turns true when done."""
-    if payload.kind == SegmentKind.STATIC and payload.rules:
-        raise _no_rules_for_static_lists()
     segment = segment_create(
         actor=request.auth,
         name=payload.name,
@@ -449,8 +431,6 @@ def segments_get(request: AuthedRequest, segment_id: UUID) -> dict[str, Any]:
 @segments_router.patch("/{segment_id}", response=SegmentOut, operation_id="segments_update")
 def segments_update(request: AuthedRequest, segment_id: UUID, payload: SegmentPatch) -> dict[str, Any]:
     segment = segment_get_for(request.auth, segment_id)
-    if payload.rules is not None and not segment.is_dynamic:
-        raise _no_rules_for_static_lists()
     segment = segment_update(
         actor=request.auth,
         segment=segment,
@@ -514,8 +494,6 @@ def segments_members_add(
 ) -> dict[str, Any]:
     """Add contacts (ids or phone numbers) to a static list; one result per value."""
     segment = segment_get_for(request.auth, segment_id)
-    if len(payload.values) > MAX_BULK:
-        raise _too_many_values(len(payload.values))
     results = segment_members_add(actor=request.auth, segment=segment, values=payload.values)
     return _members_change_out(segment, results)
 
@@ -528,8 +506,6 @@ def segments_members_remove(
 ) -> dict[str, Any]:
     """Remove contacts (ids or phone numbers) from a static list; one result per value."""
     segment = segment_get_for(request.auth, segment_id)
-    if len(payload.values) > MAX_BULK:
-        raise _too_many_values(len(payload.values))
     results = segment_members_remove(actor=request.auth, segment=segment, values=payload.values)
     return _members_change_out(segment, results)
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from siyu.contacts.cleaning import clean_phone
 from siyu.contacts.selectors import contact_scoped, identity_owners
-from siyu.core.errors import Conflict, ValidationError
+from siyu.core.errors import Conflict, PayloadTooLarge, ValidationError
 from siyu.core.time import now as clock_now
 from siyu.segments.models import ChangeCause, Segment, SegmentBuild, SegmentKind, SegmentMember
 from siyu.segments.rules.spec import rule_document_of, rule_parse
@@ -30,6 +30,13 @@ def _clean_name(name: str) -> str:
     if len(cleaned) > 100:
         raise ValidationError(_("The name is too long."), fields={"name": _("At most 100 characters.")})
     return cleaned
+
+
+def _no_rules_for_static_lists() -> ValidationError:
+    return ValidationError(
+        _("A static list has no rules; its members are added by hand, by import or from a snapshot."),
+        fields={"rules": _("Static lists take no rules.")},
+    )
 
 
 def _build_soon(segment: Segment) -> None:
@@ -69,10 +76,7 @@ def segment_create(
     if kind not in SegmentKind.values:
         raise ValidationError(_("Unknown segment type."), fields={"kind": _("Choose dynamic or static.")})
     if kind == SegmentKind.STATIC and rules:
-        raise ValidationError(
-            _("A static list has no rules; its members are added by hand, by import or from a snapshot."),
-            fields={"rules": _("A static list has no rules.")},
-        )
+        raise _no_rules_for_static_lists()
     segment = Segment(
         name=_clean_name(name),
         description=(description or "").strip(),
@@ -110,10 +114,7 @@ def segment_update(
     segment.description = (description or "").strip()
     rules_changed = False
     if segment.kind == SegmentKind.STATIC and rules:
-        raise ValidationError(
-            _("A static list has no rules; its members are added by hand, by import or from a snapshot."),
-            fields={"rules": _("A static list has no rules.")},
-        )
+        raise _no_rules_for_static_lists()
     if segment.kind == SegmentKind.DYNAMIC and rules is not None:
         document = rule_document_of(rules)
         rule = rule_parse(document, catalog=catalog_load(), segment_id=segment.id)
@@ -222,7 +223,11 @@ def _members_change(
             _("Members of a dynamic segment follow its rules; add them to a static list instead.")
         )
     if len(values) > MAX_BULK:
-        raise ValidationError(_("At most %(count)s rows at a time.") % {"count": MAX_BULK})
+        raise PayloadTooLarge(
+            _("At most %(n)d values per call; split the list.") % {"n": MAX_BULK},
+            code="too_many_rows",
+            fields={"values": _("%(count)d values sent.") % {"count": len(values)}},
+        )
     resolved = _resolve(actor, values)
     wanted = sorted({contact_id for _v, contact_id, _p in resolved if contact_id is not None})
     moment = clock_now()
