@@ -6,7 +6,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.test import Client
 from django.utils import translation
 from playwright.sync_api import Browser, sync_playwright
 
@@ -155,6 +157,26 @@ def rep(make_member: Callable[..., Member]) -> Member:
 @pytest.fixture
 def rep_actor(rep: Member) -> Actor:
     return actor_for_member(member=rep, ip_address="127.0.0.1")
+
+
+@pytest.fixture
+def marketer(make_member: Callable[..., Member]) -> Member:
+    return make_member(Role.MARKETING, display_name="市场部小李")
+
+
+@pytest.fixture
+def marketer_actor(marketer: Member) -> Actor:
+    return actor_for_member(member=marketer, ip_address="127.0.0.1")
+
+
+def client_for(member: Member, *, client: Client | None = None) -> Client:
+    """A browser logged in as the member that chose English, so assertions read the msgids: a new
+    one, or `client` (pytest-django's `client` fixture, say) logged in."""
+    if client is None:
+        client = Client()
+    client.force_login(member.user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -10,6 +10,8 @@ from siyu.contacts.models import Channel, Contact, CustomField, FieldType, Ident
 from siyu.tenancy.models import Member, Team, Workspace
 from siyu.tenancy.roles import Role
 
+PASSWORD = "correct-horse-battery"  # every user's
+
 
 class WorkspaceFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -25,7 +27,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         django_get_or_create = ("username",)
 
     username = factory.Sequence(lambda n: f"user{n}")
-    password = factory.django.Password("correct-horse-battery")
+    password = factory.django.Password(PASSWORD)
 
 
 class TeamFactory(factory.django.DjangoModelFactory):

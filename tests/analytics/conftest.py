@@ -16,6 +16,8 @@ from siyu.tenancy.models import Member
 from siyu.tenancy.roles import Role
 from tests.analytics import rows
 from tests.analytics.rows import NOW, days_ago
+from tests.conftest import client_for
+from tests.tracking.events import make_source
 
 TODAY = date(2026, 6, 30)
 
@@ -31,7 +33,7 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def world(workspace, other_workspace) -> dict[str, Any]:
     """Three channels and six contacts (five in the 180 days to 30 June 2026), see test_channels.py."""
-    site = rows.source()
+    site = make_source()
     ad = rows.channel("公众号", cost_unit=CostUnit.CONTACT, unit_cost=Decimal("10"))
     moments = rows.channel("朋友圈广告", cost_unit=CostUnit.MONTH, unit_cost=Decimal("3000"))
     store = rows.channel("门店")
@@ -54,7 +56,7 @@ def world(workspace, other_workspace) -> dict[str, Any]:
     with workspace_scope(other_workspace.id):  # never counted
         other_channel = rows.channel("公众号")
         stranger = rows.contact(created_at=days_ago(100), channel=other_channel, stage=Stage.CUSTOMER)
-        rows.event(stranger, days_ago(90), via=rows.source())
+        rows.event(stranger, days_ago(90), via=make_source())
         rows.purchase(stranger, days_ago(90), "999.00")
         other_spend = ChannelSpend.objects.create(
             channel=other_channel, month=date(2026, 6, 1), amount=Decimal("777")
@@ -71,21 +73,9 @@ def world(workspace, other_workspace) -> dict[str, Any]:
     }
 
 
-def client_for(member: Member) -> Client:
-    client = Client()
-    client.force_login(member.user)
-    client.cookies["django_language"] = "en"
-    return client
-
-
 @pytest.fixture
 def admin_client(admin: Member) -> Client:
     return client_for(admin)
-
-
-@pytest.fixture
-def marketer(make_member: Callable[..., Member]) -> Member:
-    return make_member(Role.MARKETING, display_name="市场部小李")
 
 
 @pytest.fixture

@@ -58,11 +58,6 @@ def contact(
     return row
 
 
-def source() -> Source:
-    number = next(_numbers)
-    return Source.objects.create(name=f"站点{number}", write_key=f"wk_analytics_{number}")
-
-
 def event(who: Contact, at: datetime, *, via: Source, name: str = "Product Viewed") -> Event:
     """An event of the contact; like the processor, it moves the contact's `last_seen_at` forward."""
     Contact.objects.filter(Q(id=who.id), Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at)).update(

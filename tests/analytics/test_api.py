@@ -9,16 +9,11 @@ import pytest
 from siyu.tenancy.roles import Permission, Role
 from siyu.tenancy.selectors import actor_for_member
 from tests.analytics import rows
-from tests.analytics.conftest import client_for
 from tests.analytics.rows import ENTERED, local_day
-from tests.api.helpers import ApiClient, error_of, make_key, other_workspace_client
+from tests.api.helpers import ApiClient, error_of, in_english, make_key, other_workspace_client
+from tests.conftest import client_for
 
-pytestmark = [pytest.mark.urls("tests.analytics.urls"), pytest.mark.usefixtures("frozen")]
-
-
-def in_english(client: ApiClient) -> ApiClient:
-    client.client.cookies["django_language"] = "en"
-    return client
+pytestmark = pytest.mark.usefixtures("frozen")
 
 
 @pytest.fixture

@@ -1,40 +1,26 @@
 """In a real browser: a marketer compares channels, switches the compared figure, enters a month's
 spend and sees it in the channel table; the cohort heat map and the funnel draw; no script errors."""
 
-import re
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
 from siyu.analytics.models import ChannelSpend
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.roles import Role
 from tests.analytics import rows
 from tests.analytics.rows import days_ago
+from tests.e2e.helpers import log_in
 from tests.factories import MemberFactory, UserFactory, WorkspaceFactory
+from tests.tracking.events import make_source
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True),
-    pytest.mark.urls("tests.analytics.urls"),
     pytest.mark.usefixtures("frozen"),
 ]
-PASSWORD = "correct-horse-battery"
-
-
-def log_in(browser: Browser, base_url: str, username: str, *, width: int = 1366) -> tuple[Page, list[str]]:
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.context.add_cookies([{"name": "django_language", "value": "en", "url": base_url}])
-    page.goto(f"{base_url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/$"))
-    return page, errors
 
 
 def test_a_marketer_compares_channels_and_enters_spend(browser, live_server):
@@ -42,7 +28,7 @@ def test_a_marketer_compares_channels_and_enters_spend(browser, live_server):
     with workspace_scope(workspace.id):
         MemberFactory(role=Role.MARKETING, user=UserFactory(username="marketer"), display_name="市场部小李")
         ad, store = rows.channel("公众号"), rows.channel("门店")
-        site = rows.source()
+        site = make_source()
         for n in range(3):
             who = rows.contact(created_at=days_ago(60 + n), channel=ad)
             rows.event(who, days_ago(45 + n), via=site)
@@ -54,7 +40,8 @@ def test_a_marketer_compares_channels_and_enters_spend(browser, live_server):
         rows.purchase(rows.contact(created_at=days_ago(60), channel=foreign), days_ago(40), "8765.00")
         ChannelSpend.objects.create(channel=foreign, month=date(2026, 5, 1), amount=Decimal("4321"))
 
-    page, errors = log_in(browser, live_server.url, "marketer")
+    errors: list[str] = []
+    page = log_in(browser, live_server.url, "marketer", language="en", errors=errors)
     page.goto(f"{live_server.url}/analytics/channels/?preset=90")
     chart = page.locator('[data-chart="compare"]')
     expect(chart.locator("svg")).to_have_count(1)
@@ -100,7 +87,8 @@ def test_the_pages_fit_a_phone(browser, live_server):
     with workspace_scope(workspace.id):
         MemberFactory(role=Role.ADMIN, user=UserFactory(username="boss"), display_name="老板")
         rows.contact(created_at=days_ago(20), channel=rows.channel("公众号"))
-    page, errors = log_in(browser, live_server.url, "boss", width=390)
+    errors: list[str] = []
+    page = log_in(browser, live_server.url, "boss", language="en", width=390, errors=errors)
     for name in ("channels", "cohorts", "funnel", "content", "spend"):
         page.goto(f"{live_server.url}/analytics/{name}/")
         overflow = page.evaluate(

@@ -28,6 +28,7 @@ from siyu.tenancy.selectors import actor_for_member
 from tests.analytics import rows
 from tests.analytics.rows import ENTERED, EXITED, NOW, days_ago, local_day
 from tests.factories import MemberFactory
+from tests.tracking.events import make_source
 
 PERIOD = period_last(180, on=date(2026, 6, 30))
 
@@ -115,7 +116,7 @@ def test_funnel_for_one_channel(funnel_world, admin_actor):
 def cohort_world(workspace, other_workspace):
     ad = rows.channel("公众号")
     store = rows.channel("门店")
-    site = rows.source()
+    site = make_source()
     c1 = rows.contact(created_at=local_day(1), channel=ad)  # Monday 1 June
     for offset in (1, 8, 22):  # weeks 0, 1 and 3
         rows.event(c1, local_day(1) + days(offset), via=site)
@@ -126,7 +127,7 @@ def cohort_world(workspace, other_workspace):
     rows.event(c4, local_day(2) + days(1), via=site)
     with workspace_scope(other_workspace.id):
         stranger = rows.contact(created_at=local_day(1), channel=rows.channel("公众号"))
-        rows.event(stranger, local_day(1) + days(8), via=rows.source())
+        rows.event(stranger, local_day(1) + days(8), via=make_source())
     return {"ad": ad, "store": store, "c2": c2}
 
 

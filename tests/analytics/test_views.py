@@ -16,10 +16,10 @@ from django.urls import reverse
 from siyu.analytics.models import ChannelSpend
 from siyu.core.tenancy import workspace_scope
 from tests.analytics import rows
-from tests.analytics.conftest import client_for
 from tests.analytics.rows import ENTERED, local_day
+from tests.conftest import client_for
 
-pytestmark = [pytest.mark.urls("tests.analytics.urls"), pytest.mark.usefixtures("frozen")]
+pytestmark = pytest.mark.usefixtures("frozen")
 
 PAGES = ["channels", "cohorts", "funnel", "segments", "content", "spend"]
 CSV_PAGES = ["channels_csv", "cohorts_csv", "funnel_csv", "segments_csv", "content_csv"]

@@ -3,6 +3,7 @@
 import json
 from typing import Any
 
+from django.conf import settings
 from django.test import Client
 
 from siyu.core.tenancy import workspace_scope
@@ -48,6 +49,12 @@ class ApiClient:
         body = json.dumps(data if data is not None else {})
         send = getattr(self.client, method)
         return send(self._url(path), body, content_type="application/json", headers=self.headers)
+
+
+def in_english(api: ApiClient) -> ApiClient:
+    """Messages in the English source text (the product's default language is zh-hans)."""
+    api.client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return api
 
 
 def make_key(actor: Actor, scopes: list[str], name: str = "integration") -> str:

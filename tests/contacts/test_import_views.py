@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -15,6 +14,7 @@ from siyu.contacts.models import Contact, ExportJob, ImportJob, JobStatus
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.models import AuditAction, AuditEntry, Member, Workspace
 from siyu.tenancy.roles import Role
+from tests.conftest import client_for
 from tests.contacts.test_import import csv_bytes
 from tests.factories import ContactFactory, MemberFactory
 
@@ -24,15 +24,9 @@ def _media(settings: Any, tmp_path: Path) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
-def logged_in(client: Client, member: Member) -> Client:
-    client.force_login(member.user)
-    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
-
-
 @pytest.fixture
 def admin_client(client: Client, admin: Member) -> Client:
-    return logged_in(client, admin)
+    return client_for(admin, client=client)
 
 
 ROWS = [["姓名", "手机", "邮箱"], ["张三", "13800138000", "zs@example.com"], ["李四", "12345", ""]]
@@ -142,7 +136,7 @@ def test_bad_file_upload_shows_the_reason_and_keeps_nothing(admin_client: Client
 
 
 def test_roles_without_import_get_403(client: Client, rep: Member) -> None:
-    logged_in(client, rep)
+    client_for(rep, client=client)
     assert client.get(reverse("imports:new")).status_code == 403
     assert client.get(reverse("imports:list")).status_code == 403
     assert client.post(reverse("imports:export_create")).status_code == 403
@@ -182,8 +176,7 @@ def test_export_is_only_for_its_creator(admin_client: Client, client: Client, ma
     admin_client.post(reverse("imports:export_create"), {"format": "xlsx"})
     job = ExportJob.objects.get()
     colleague = make_member(Role.ADMIN)
-    other = Client()
-    logged_in(other, colleague)
+    other = client_for(colleague)
     assert other.get(reverse("imports:export_detail", args=[job.id])).status_code == 404
     assert other.get(reverse("imports:export_download", args=[job.id])).status_code == 404
 
@@ -207,7 +200,7 @@ def test_another_workspace_gets_404(admin_client: Client, other_workspace: Works
 
     with workspace_scope(other_workspace.id):
         stranger = MemberFactory(role=Role.OWNER, workspace=other_workspace)
-    foreign = logged_in(Client(), stranger)
+    foreign = client_for(stranger)
     for name, job_id in [
         ("imports:detail", job.id),
         ("imports:error_report", job.id),

@@ -4,7 +4,6 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -25,6 +24,7 @@ from siyu.contacts.services import contact_merge
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.models import AuditAction, AuditEntry, Member, Workspace
 from siyu.tenancy.roles import Role
+from tests.conftest import client_for
 from tests.factories import (
     ChannelFactory,
     ContactFactory,
@@ -37,20 +37,14 @@ from tests.factories import (
 PHONE = "+8613812345678"
 
 
-def english(client: Client, member: Member) -> Client:
-    client.force_login(member.user)
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
-
-
 @pytest.fixture
 def rep_client(client: Client, rep: Member) -> Client:
-    return english(client, rep)
+    return client_for(rep, client=client)
 
 
 @pytest.fixture
 def admin_client(client: Client, admin: Member) -> Client:
-    return english(client, admin)
+    return client_for(admin, client=client)
 
 
 @pytest.fixture
@@ -527,8 +521,7 @@ def test_reveal_phone_is_audited_and_needs_the_permission(
     assert rep_client.get(url).status_code == 405
 
     marketer = make_member(Role.MARKETING)
-    other = Client()
-    english(other, marketer)
+    other = client_for(marketer)
     assert 'hx-post="' + url not in other.get(detail(contact)).content.decode()
     denied = other.post(url)
     assert denied.status_code == 403
@@ -727,7 +720,7 @@ def test_home_for_another_workspace_shows_none_of_this_one(
     ContactFactory(name="本地客户", stage=Stage.MEMBER)
     with workspace_scope(other_workspace.id):
         stranger = MemberFactory(role=Role.ADMIN)
-    english(client, stranger)
+    client_for(stranger, client=client)
     response = client.get(reverse("web:home"))
     assert {row.value: row.count for row in response.context["stages"]}["member"] == 0
     assert response.context["owners"] == []

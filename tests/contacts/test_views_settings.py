@@ -4,7 +4,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from siyu.contacts.models import (
@@ -18,19 +17,12 @@ from siyu.contacts.models import (
     TagGroup,
 )
 from siyu.core.tenancy import workspace_scope
-from siyu.tenancy.models import Member
 from siyu.tenancy.roles import Role
+from tests.conftest import client_for
 from tests.factories import ChannelFactory, ContactFactory, CustomFieldFactory, TagFactory, TagGroupFactory
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 PAGES = ["contact_settings:tags", "contact_settings:fields", "contact_settings:channels"]
-
-
-def client_for(member: Member) -> Client:
-    client = Client()
-    client.force_login(member.user)
-    client.cookies["django_language"] = "en"
-    return client
 
 
 @pytest.fixture

@@ -1,14 +1,13 @@
 """A sales rep's day in a real browser: find a contact by pinyin initials, tag it, record a follow-up,
 see both on the timeline; a second rep cannot open that contact."""
 
-import re
-
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import expect
 
 from siyu.contacts.models import ContactTag, FollowUp
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.roles import Role
+from tests.e2e.helpers import log_in
 from tests.factories import (
     ContactFactory,
     MemberFactory,
@@ -19,17 +18,6 @@ from tests.factories import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct-horse-battery"
-
-
-def log_in(browser: Browser, base_url: str, username: str) -> Page:
-    page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
-    page.goto(f"{base_url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/$"))
-    return page
 
 
 def test_rep_finds_tags_and_follows_up_a_contact_that_another_rep_cannot_open(browser, live_server):

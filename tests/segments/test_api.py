@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.test import Client
@@ -31,7 +30,8 @@ from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import Member, Workspace
 from siyu.tenancy.roles import Role
 from siyu.tenancy.selectors import actor_for_member
-from tests.api.helpers import ApiClient, error_of, make_key, other_workspace_client
+from tests.api.helpers import ApiClient, error_of, in_english, make_key, other_workspace_client
+from tests.conftest import client_for
 from tests.factories import ContactFactory, CustomFieldFactory, MemberFactory
 from tests.segments.helpers import deliver, members, rule, track
 from tests.tracking.events import make_source
@@ -46,12 +46,6 @@ def city_is(city: str) -> dict[str, Any]:
 def json_of(value: Any) -> Any:
     """A value as the API renders it (datetimes in ISO 8601 with milliseconds and Z)."""
     return DjangoJSONEncoder().default(value)
-
-
-def in_english(api: ApiClient) -> ApiClient:
-    """Messages in the English source text (the product's default language is zh-hans)."""
-    api.client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return api
 
 
 @pytest.fixture
@@ -70,9 +64,7 @@ def other_api(workspace: Workspace, other_workspace: Workspace) -> ApiClient:
 
 
 def session_client(member: Member) -> ApiClient:
-    client = Client()
-    client.force_login(member.user)
-    return in_english(ApiClient(client=client))
+    return ApiClient(client=client_for(member))
 
 
 @pytest.fixture
@@ -368,7 +360,7 @@ def test_list_filters_by_kind_and_name_and_pages_newest_first(
         False,
         None,
     )
-    assert second.id != first.id
+    assert [item["id"] for item in page_one["items"]] == [str(second.id), str(first.id)]
 
 
 def test_list_refuses_a_bad_cursor_kind_or_limit(api: ApiClient, workspace: Workspace) -> None:

@@ -12,6 +12,7 @@ from siyu.contacts.models import ContactTag
 from siyu.core.tenancy import workspace_scope
 from siyu.segments.models import Segment, SegmentMember
 from siyu.tenancy.roles import Role
+from tests.e2e.helpers import log_in
 from tests.factories import (
     ContactFactory,
     MemberFactory,
@@ -22,17 +23,6 @@ from tests.factories import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-PASSWORD = "correct-horse-battery"
-
-
-def log_in(browser: Browser, base_url: str, username: str) -> Page:
-    page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
-    page.goto(f"{base_url}/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r".*/$"))
-    return page
 
 
 def count(page: Page) -> Locator:

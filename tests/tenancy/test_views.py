@@ -14,17 +14,10 @@ from siyu.tenancy.models import ApiKey, AuditAction, AuditEntry, Member, Team
 from siyu.tenancy.roles import Role
 from siyu.tenancy.selectors import actor_for_member
 from siyu.tenancy.services import api_key_create, audit_record
+from tests.conftest import client_for
 from tests.factories import MemberFactory, TeamFactory
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-def client_for(member: Member) -> Client:
-    """A logged-in browser that chose English, so assertions read the msgids."""
-    client = Client()
-    client.force_login(member.user)
-    client.cookies["django_language"] = "en"
-    return client
 
 
 @pytest.fixture

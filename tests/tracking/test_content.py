@@ -18,7 +18,7 @@ from siyu.core.errors import Conflict, NoActiveWorkspace, NotFound, PermissionDe
 from siyu.core.tenancy import active_workspace_id, workspace_scope
 from siyu.core.time import now
 from siyu.tenancy.actor import Actor
-from siyu.tenancy.models import Member, Workspace
+from siyu.tenancy.models import Workspace
 from siyu.tenancy.roles import Role
 from siyu.tenancy.selectors import actor_for_member
 from siyu.tracking.models import Content, ContentCategory, ContentKind, ShareLink, Source, SourceKind
@@ -60,16 +60,6 @@ BASE = "https://crm.example.com"
 def media(settings, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = tmp_path / "media"
     return Path(settings.MEDIA_ROOT)
-
-
-@pytest.fixture
-def marketer(make_member):
-    return make_member(Role.MARKETING, display_name="市场部小李")
-
-
-@pytest.fixture
-def marketer_actor(marketer: Member) -> Actor:
-    return actor_for_member(member=marketer)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.models import Member, Workspace
 from siyu.tenancy.roles import Role
 from siyu.tracking.models import Content, ContentCategory, ContentKind, ShareLink, Source
+from tests.conftest import client_for
 from tests.factories import ChannelFactory, MemberFactory
 from tests.tracking.content_rows import article, file_upload, image_bytes, image_upload, product, viewer
 
@@ -35,18 +36,6 @@ def json_script(html: str, element_id: str) -> Any:
     found = re.search(rf'<script id="{element_id}" type="application/json">(.*?)</script>', html)
     assert found is not None
     return json.loads(found.group(1))
-
-
-def client_for(member: Member) -> Client:
-    client = Client()
-    client.force_login(member.user)
-    client.cookies["django_language"] = "en"
-    return client
-
-
-@pytest.fixture
-def marketer(make_member):
-    return make_member(Role.MARKETING, display_name="市场部小李")
 
 
 @pytest.fixture

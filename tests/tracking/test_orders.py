@@ -6,8 +6,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 
 from siyu.contacts.models import Contact, Identity
@@ -30,6 +28,7 @@ from siyu.tracking.selectors.purchases import (
 )
 from siyu.tracking.services.orders import orders_submit
 from siyu.tracking.services.retention import tracking_prune
+from tests.conftest import client_for
 from tests.factories import ChannelFactory, ContactFactory, MemberFactory
 from tests.tracking.events import ago, iso, make_source, message, process_all, send
 
@@ -338,13 +337,6 @@ def test_series_by_day_and_by_month(workspace, admin_actor):
 # --- the orders page ------------------------------------------------------------------------------
 
 
-def _client(member: Any) -> Client:
-    client = Client()
-    client.force_login(member.user)
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
-
-
 @pytest.mark.urls("tests.tracking.orders_urls")
 def test_the_orders_page_lists_filters_charts_and_exports(workspace, admin, rep):
     store = ChannelFactory(name="门店", code="store")
@@ -355,7 +347,7 @@ def test_the_orders_page_lists_filters_charts_and_exports(workspace, admin, rep)
         zhang, "O-1", at=base, amount="100", channel_id=store.id, items=[{"name": "面霜", "quantity": 2}]
     )
     _purchase(li, "=O-2", at=base + timedelta(days=2), amount="50.5", origin=PurchaseOrigin.IMPORT)
-    client = _client(admin)
+    client = client_for(admin)
 
     page = client.get(reverse("orders:list"))
     html = page.content.decode()
@@ -391,7 +383,7 @@ def test_the_orders_page_lists_filters_charts_and_exports(workspace, admin, rep)
     _purchase(mine, "O-3", at=base, amount="1")
     owned_elsewhere = ContactFactory(name="别人的", owner=admin)
     _purchase(owned_elsewhere, "O-4", at=base, amount="1")
-    rep_page = _client(rep).get(reverse("orders:list"))
+    rep_page = client_for(rep).get(reverse("orders:list"))
     assert sorted(row["purchase"].order_no for row in rep_page.context["rows"]) == ["=O-2", "O-1", "O-3"]
     assert 'href="/orders/import/"' not in rep_page.content.decode()
 
@@ -402,7 +394,7 @@ def test_more_rows_arrive_by_htmx_and_other_workspaces_see_none(workspace, admin
     base = datetime(2026, 3, 1, 10, 0, tzinfo=SHANGHAI)
     for n in range(52):
         _purchase(contact, f"H-{n:02d}", at=base + timedelta(minutes=n), amount="1")
-    client = _client(admin)
+    client = client_for(admin)
     first = client.get(reverse("orders:list"))
     assert len(first.context["rows"]) == 50
     cursor = first.context["page"].next_cursor
@@ -416,4 +408,4 @@ def test_more_rows_arrive_by_htmx_and_other_workspaces_see_none(workspace, admin
 
     with workspace_scope(other_workspace.id):
         stranger = MemberFactory(role=Role.OWNER)
-    assert _client(stranger).get(reverse("orders:list")).context["rows"] == []
+    assert client_for(stranger).get(reverse("orders:list")).context["rows"] == []

@@ -6,8 +6,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 
 from siyu.contacts.models import Contact
@@ -18,6 +16,7 @@ from siyu.tenancy.roles import Role
 from siyu.tracking.models import ContactActivity, Purchase
 from siyu.tracking.services.orders import MAX_ORDERS
 from tests.api.helpers import ApiClient, error_of, make_key, other_workspace_client
+from tests.conftest import client_for
 from tests.factories import ChannelFactory, ContactFactory
 from tests.tracking.events import process_all
 
@@ -28,10 +27,7 @@ PHONE = "+8613800001234"
 
 
 def session_api(member: Member) -> ApiClient:
-    client = Client()
-    client.force_login(member.user)
-    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    return ApiClient(client=client)
+    return ApiClient(client=client_for(member))
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 from openpyxl import Workbook
@@ -36,6 +35,7 @@ from siyu.tracking.services.orders import (
     order_import_report_path,
 )
 from siyu.tracking.tasks import order_import_enqueue
+from tests.conftest import client_for
 from tests.factories import ChannelFactory, ContactFactory, MemberFactory
 from tests.tracking.events import process_all
 
@@ -525,14 +525,8 @@ def test_the_background_task_runs_as_the_member_who_started_it(admin_actor, cust
 # --- the pages ------------------------------------------------------------------------------------
 
 
-def logged_in(client: Client, member: Member) -> Client:
-    client.force_login(member.user)
-    client.cookies[django_settings.LANGUAGE_COOKIE_NAME] = "en"
-    return client
-
-
 def test_the_wizard_upload_columns_preview_start_progress_report(client, admin, store, customer):
-    client = logged_in(client, admin)
+    client = client_for(admin, client=client)
     assert client.get(reverse("orders:import")).status_code == 200
     response = client.post(
         reverse("orders:import"),
@@ -570,7 +564,7 @@ def test_the_wizard_upload_columns_preview_start_progress_report(client, admin, 
 
 
 def test_a_bad_upload_is_shown_on_the_form(client, admin):
-    client = logged_in(client, admin)
+    client = client_for(admin, client=client)
     response = client.post(
         reverse("orders:import"),
         {"file": SimpleUploadedFile("订单.pdf", b"%PDF-1.4", content_type="application/pdf")},
@@ -583,12 +577,12 @@ def test_pages_refuse_members_without_the_permission_and_other_workspaces(
     client, admin, rep, other_workspace
 ):
     job = upload(actor_for_member(member=admin), csv_bytes(rows()))
-    rep_client = logged_in(Client(), rep)
+    rep_client = client_for(rep)
     assert rep_client.get(reverse("orders:import")).status_code == 403
     assert rep_client.get(reverse("orders:import_detail", args=[job.id])).status_code == 403
     with workspace_scope(other_workspace.id):
         stranger = MemberFactory(role=Role.OWNER)
-    stranger_client = logged_in(Client(), stranger)
+    stranger_client = client_for(stranger)
     for name in ("orders:import_detail", "orders:import_report"):
         assert stranger_client.get(reverse(name, args=[job.id])).status_code == 404
 

@@ -1,16 +1,15 @@
 """A workspace's tracking settings: defaults, validation, the settings page, and tenancy."""
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from siyu.contacts.models import Stage
 from siyu.core.errors import PermissionDenied, ValidationError
 from siyu.core.tenancy import workspace_scope
-from siyu.tenancy.models import Member
 from siyu.tracking.models import TrackingSettings
 from siyu.tracking.models.events import default_radar_paths, default_stage_rules
 from siyu.tracking.services.settings import tracking_settings_get, tracking_settings_update
+from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -20,13 +19,6 @@ GOOD = {
     "retention_days": 90,
     "session_timeout_minutes": 20,
 }
-
-
-def client_for(member: Member) -> Client:
-    client = Client()
-    client.force_login(member.user)
-    client.cookies["django_language"] = "en"
-    return client
 
 
 def rules_post(rows: list[tuple[str, str, bool]], **fields: object) -> dict[str, object]:

@@ -9,7 +9,6 @@ from django.urls import reverse
 
 from siyu.core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from siyu.core.tenancy import workspace_scope
-from siyu.tenancy.models import Member
 from siyu.tenancy.roles import Role
 from siyu.tenancy.selectors import actor_for_member
 from siyu.tracking.models import IngestWarning, Source, SourceKind, WarningCode
@@ -30,18 +29,12 @@ from siyu.tracking.services.sources import (
     source_update,
 )
 from siyu.tracking.snippet import loader_snippet
+from tests.conftest import client_for
 from tests.factories import ChannelFactory, MemberFactory
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 WRITE_KEY = re.compile(r"^wk_[A-Za-z0-9_-]{32}$")
-
-
-def client_for(member: Member) -> Client:
-    client = Client()
-    client.force_login(member.user)
-    client.cookies["django_language"] = "en"
-    return client
 
 
 @pytest.fixture
