@@ -69,6 +69,19 @@ def _display(value: Any) -> Any:
     return value
 
 
+# Columns kept in step with a plain field by `contact_set_field` (saved with it).
+DERIVED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("name_pinyin", "name_initials"),
+    "phone": ("phone_reversed",),
+}
+
+
+def _with_derived(columns: set[str]) -> list[str]:
+    return sorted(
+        columns | {extra for name in columns for extra in DERIVED_COLUMNS.get(name, ())} | {"updated_at"}
+    )
+
+
 def contact_set_field(contact: Contact, name: str, value: Any) -> None:
     """Set a plain field, keeping the search keys derived from it (pinyin, initials, reversed phone) in step."""
     setattr(contact, name, value)
@@ -221,10 +234,11 @@ def contact_update(
     if changed:
         # Only the fields this update set: the instance may be older than the row (the event processor
         # moves stages and last-seen times meanwhile), and a full save would write those back.
-        columns = {"custom" if name.startswith("custom.") else name for name in changed}
-        derived = {"name": ("name_pinyin", "name_initials"), "phone": ("phone_reversed",)}
-        columns |= {extra for name in list(columns) for extra in derived.get(name, ())}
-        contact.save(update_fields=sorted(columns | {"updated_at"}))
+        contact.save(
+            update_fields=_with_derived(
+                {"custom" if name.startswith("custom.") else name for name in changed}
+            )
+        )
         timeline_record(contact=contact, kind=TimelineKind.UPDATED, data={"changes": changed}, actor=actor)
         contacts_changed(
             [contact.id],
@@ -454,9 +468,14 @@ def contact_merge(*, actor: Actor | None, survivor: Contact, other: Contact, rea
             setattr(survivor, name, value)
     if other.created_at < survivor.created_at:
         survivor.created_at = other.created_at
-    if other.last_seen_at and (not survivor.last_seen_at or other.last_seen_at > survivor.last_seen_at):
-        survivor.last_seen_at = other.last_seen_at
-    survivor.save()
+    # Only what the merge sets: the event processor may have moved the survivor's stage and last-seen
+    # time since it was read; last seen only ever moves forward.
+    survivor.save(update_fields=_with_derived({*PLAIN_FIELDS, "owner", "channel", "custom", "created_at"}))
+    if other.last_seen_at is not None:
+        Contact.objects.filter(id=survivor.id).filter(
+            Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=other.last_seen_at)
+        ).update(last_seen_at=other.last_seen_at)
+    survivor.refresh_from_db(fields=["stage", "last_seen_at"])
     contact_stage_change(
         actor=None,
         contact=survivor,
