@@ -15,7 +15,7 @@ def members(segment: Segment) -> set[UUID]:
     return set(SegmentMember.objects.filter(segment=segment).values_list("contact_id", flat=True))
 
 
-def track(source: Source, user_id: str, name: str, at: datetime, **properties: Any) -> dict[str, Any]:
+def track(user_id: str, name: str, at: datetime, **properties: Any) -> dict[str, Any]:
     return message("track", userId=user_id, event=name, properties=properties, timestamp=iso(at))
 
 

@@ -894,9 +894,7 @@ def buyer(admin_actor: Actor) -> Contact:
         actor=admin_actor, data={"name": "回头客", "identities": [{"type": "user_id", "value": "u-1"}]}
     )
     at = datetime.now(UTC) - timedelta(days=10, hours=1)
-    deliver(
-        make_source(), [track(make_source(), "u-1", "Order Completed", at, order_id="o-1", revenue="150.00")]
-    )
+    deliver(make_source(), [track("u-1", "Order Completed", at, order_id="o-1", revenue="150.00")])
     return contact
 
 

@@ -91,9 +91,9 @@ def test_event_window_enters_on_events_and_leaves_when_the_clock_passes(admin_ac
         build_now=True,
     )
     now = datetime.now(UTC)
-    deliver(source, [track(source, "u-1", "Article Read", now - timedelta(days=3))])
+    deliver(source, [track("u-1", "Article Read", now - timedelta(days=3))])
     assert members(segment) == set()
-    deliver(source, [track(source, "u-1", "Article Read", now - timedelta(days=1))])
+    deliver(source, [track("u-1", "Article Read", now - timedelta(days=1))])
     assert members(segment) == {reader.id}
 
     recheck = Recheck.objects.get(segment=segment, contact=reader)
@@ -114,7 +114,7 @@ def test_rechecks_go_to_whoever_time_can_move(admin_actor: Actor) -> None:
         actor=admin_actor, data={"name": "王五", "identities": [{"type": "user_id", "value": "u-1"}]}
     )
     now = datetime.now(UTC)
-    deliver(source, [track(source, "u-1", "Article Read", now - timedelta(days=3))])
+    deliver(source, [track("u-1", "Article Read", now - timedelta(days=3))])
     reads = {
         "kind": "event",
         "type": "track",
@@ -207,7 +207,6 @@ def test_maintenance_computes_quintiles_and_reconciles_stale_builds(admin_actor:
         contact_create(actor=admin_actor, data={"name": f"买家{n}", "identities": identities})
         orders = [
             track(
-                source,
                 user_id,
                 "Order Completed",
                 now - timedelta(days=3 + k * 10 + n),
@@ -257,7 +256,7 @@ def test_a_merge_moves_membership_to_the_survivor(admin_actor: Actor) -> None:
         ),
         build_now=True,
     )
-    deliver(source, [track(source, "u-9", "Article Read", datetime.now(UTC) - timedelta(hours=2))])
+    deliver(source, [track("u-9", "Article Read", datetime.now(UTC) - timedelta(hours=2))])
     assert members(readers) == {other.id}
 
     contact_merge(actor=admin_actor, survivor=survivor, other=other)

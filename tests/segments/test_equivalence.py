@@ -366,11 +366,9 @@ def _scenario(
                     )
                 )
             elif kind == "Article Read":
-                messages.append(track(source, user_id, kind, moment, category=category, dwell=dwell))
+                messages.append(track(user_id, kind, moment, category=category, dwell=dwell))
             else:
-                messages.append(
-                    track(source, user_id, kind, moment, order_id=f"o-{next(_serial)}", amount=amount)
-                )
+                messages.append(track(user_id, kind, moment, order_id=f"o-{next(_serial)}", amount=amount))
         if messages:
             deliver(source, messages)
 
@@ -422,11 +420,8 @@ def _neighbour() -> tuple[Any, set[Any], Segment, Segment]:
             deliver(
                 source,
                 [
+                    track(user_id, "Article Read", now - timedelta(hours=5), category="护肤", dwell=90),
                     track(
-                        source, user_id, "Article Read", now - timedelta(hours=5), category="护肤", dwell=90
-                    ),
-                    track(
-                        source,
                         user_id,
                         "Order Completed",
                         now - timedelta(days=3),

@@ -281,8 +281,8 @@ def test_event_property_keys_feed_the_builder(marketing_client: Client, marketer
     deliver(
         source,
         [
-            track(source, "u-1", "Article Read", now, category="护肤", words=1200),
-            track(source, "u-1", "Order Completed", now, order_id="A1", revenue=99),
+            track("u-1", "Article Read", now, category="护肤", words=1200),
+            track("u-1", "Order Completed", now, order_id="A1", revenue=99),
         ],
     )
     response = marketing_client.get(url("segments:event_properties") + "?type=track&name=Article+Read")
@@ -502,7 +502,7 @@ def test_a_dynamic_segment_has_no_member_editing(marketing_client: Client, marke
 
 def order(source: Any, user_id: str, number: str, amount: str, days_ago: float) -> dict[str, Any]:
     at = datetime.now(UTC) - timedelta(days=days_ago)
-    return track(source, user_id, "Order Completed", at, order_id=number, revenue=amount)
+    return track(user_id, "Order Completed", at, order_id=number, revenue=amount)
 
 
 @pytest.fixture
