@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from siyu.contacts.models import Contact, CustomField, ExportJob, FieldType, JobStatus, mask_phone
 from siyu.contacts.selectors import ContactFilters, contact_list, contact_tags_map
 from siyu.contacts.services.values import PLAIN_FIELDS
-from siyu.contacts.spreadsheets import CsvWriter, XlsxWriter
+from siyu.contacts.spreadsheets import CsvWriter, XlsxWriter, media_path
 from siyu.core.errors import ValidationError
 from siyu.core.time import now
 from siyu.tenancy.actor import Actor
@@ -93,7 +93,7 @@ def export_job_create(
 
 
 def export_file_path(job: ExportJob) -> Path | None:
-    return Path(settings.MEDIA_ROOT) / job.file_path if job.file_path else None
+    return media_path(job.file_path) if job.file_path else None
 
 
 def export_download_name(job: ExportJob) -> str:
@@ -174,7 +174,7 @@ def export_job_run(*, actor: Actor, job: ExportJob) -> ExportJob:
         job.total_rows = contacts.count()
         job.save(update_fields=["total_rows"])
         relative = f"exports/{job.workspace_id}/{job.id}/{export_download_name(job)}"
-        path = Path(settings.MEDIA_ROOT) / relative
+        path = media_path(relative)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             _write(actor=actor, job=job, contacts_query=contacts, path=path)

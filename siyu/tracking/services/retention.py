@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 
 from siyu.core.tenancy import workspace_scope
 from siyu.core.time import now
-from siyu.tenancy.models import Workspace
+from siyu.tenancy.selectors import workspace_ids
 from siyu.tracking.models import Event, EventMinute, InboundBatch, IngestWarning, TrackingSettings
 
 CHUNK = 2000
@@ -50,7 +50,7 @@ def tracking_prune() -> Pruned:
         InboundBatch.all_workspaces.filter(processed_at__lt=moment - PROCESSED_BATCHES_KEPT)
     )
     retention = dict(TrackingSettings.all_workspaces.values_list("workspace_id", "retention_days"))
-    for workspace_id in Workspace.objects.values_list("id", flat=True):
+    for workspace_id in workspace_ids():
         days = retention.get(workspace_id, DEFAULT_RETENTION_DAYS)
         with workspace_scope(workspace_id):
             pruned.events += _delete_in_chunks(
