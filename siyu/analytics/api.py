@@ -10,9 +10,9 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
+from siyu.analytics.filters import channel_choice_parse, window_parse
 from siyu.analytics.periods import PRESETS, Period, period_parse
 from siyu.analytics.selectors import (
     ATTRIBUTION_WINDOWS,
@@ -27,7 +27,6 @@ from siyu.analytics.selectors import (
     segments_overlap,
 )
 from siyu.analytics.stats import Rate
-from siyu.core.errors import ValidationError
 from siyu.segments.selectors.stats import segment_for_stats
 from siyu.tenancy.api import AuthedRequest
 from siyu.tenancy.roles import Permission
@@ -76,19 +75,7 @@ def _period(query: PeriodQuery) -> Period:
 
 
 def _choice(query: ChannelsQuery) -> ChannelChoice:
-    if not query.channel:
-        return ChannelChoice()
-    ids: list[UUID] = []
-    for value in query.channel:
-        if value == "none":
-            continue
-        try:
-            ids.append(UUID(value))
-        except ValueError as exc:
-            raise ValidationError(
-                _("A channel is a channel id or “none”."), fields={"channel": _("Not a channel id.")}
-            ) from exc
-    return ChannelChoice(channel_ids=tuple(ids), include_no_channel="none" in query.channel)
+    return channel_choice_parse(query.channel)
 
 
 # --- output schemas --------------------------------------------------------------------------------
@@ -319,8 +306,7 @@ def channels(request: AuthedRequest, query: Query[ChannelsQuery]) -> dict[str, A
 def cohorts(request: AuthedRequest, query: Query[CohortQuery]) -> dict[str, Any]:
     """Retention by week or month of acquisition: the share active in each following week (7 days) or
     month (30 days), counting only contacts whose week or month is over."""
-    request.auth.require(Permission.ANALYTICS_READ)
-    segment = segment_for_stats(segment_id=query.segment) if query.segment else None
+    segment = segment_for_stats(actor=request.auth, segment_id=query.segment) if query.segment else None
     report = cohort_retention(
         actor=request.auth, period=_period(query), grain=query.grain, choice=_choice(query), segment=segment
     )
@@ -351,9 +337,8 @@ def funnel(request: AuthedRequest, query: Query[ChannelsQuery]) -> dict[str, Any
 @analytics_router.get("/segments/overlap", response=OverlapOut, operation_id="analytics_segments_overlap")
 def segments_overlap_route(request: AuthedRequest, query: Query[OverlapQuery]) -> dict[str, Any]:
     """Current members of two segments: each, both, either."""
-    request.auth.require(Permission.ANALYTICS_READ)
-    first = segment_for_stats(segment_id=query.first)
-    second = segment_for_stats(segment_id=query.second)
+    first = segment_for_stats(actor=request.auth, segment_id=query.first)
+    second = segment_for_stats(actor=request.auth, segment_id=query.second)
     overlap = segments_overlap(actor=request.auth, first=first, second=second)
     return {
         "first_id": first.id,
@@ -373,8 +358,7 @@ def segment_sizes_route(
     request: AuthedRequest, segment_id: UUID, query: Query[PeriodQuery]
 ) -> dict[str, Any]:
     """A segment's size at the end of each day of the period, with the day's entries and exits."""
-    request.auth.require(Permission.ANALYTICS_READ)
-    segment = segment_for_stats(segment_id=segment_id)
+    segment = segment_for_stats(actor=request.auth, segment_id=segment_id)
     report = segment_sizes(actor=request.auth, segment=segment, period=_period(query))
     return {
         "segment_id": segment.id,
@@ -392,22 +376,17 @@ def segment_sizes_route(
 )
 def content_outcomes_route(request: AuthedRequest, query: Query[ContentQuery]) -> dict[str, Any]:
     """Per piece of content: contacts who first read it in the period, and those who ordered afterwards."""
-    if query.window is not None and query.window not in ATTRIBUTION_WINDOWS:
-        raise ValidationError(
-            _("The window is one of %(windows)s days.")
-            % {"windows": "/".join(map(str, ATTRIBUTION_WINDOWS))},
-            fields={"window": _("Not an allowed window.")},
-        )
+    window = window_parse(query.window)
     period = _period(query)
     outcomes = content_to_orders(
         actor=request.auth,
         period=period,
-        window_days=query.window,
+        window_days=window,
         published_only=not request.auth.can(Permission.CONTENT_MANAGE),
     )
     return {
         "period": _period_out(period),
-        "window_days": query.window,
+        "window_days": window,
         "content": [
             {
                 "content_id": o.content.id,

@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from siyu.analytics.periods import month_parse
 from siyu.contacts.models import Channel
 
 
@@ -18,11 +19,10 @@ class MonthField(forms.CharField):
         text = super().to_python(value)
         if not text:
             return None
-        try:
-            year, month = (int(part) for part in text.strip().split("-")[:2])
-            return date(year, month, 1)
-        except ValueError as exc:
-            raise forms.ValidationError(_("Write the month as YYYY-MM, e.g. 2026-05.")) from exc
+        month = month_parse(text)
+        if month is None:
+            raise forms.ValidationError(_("Write the month as YYYY-MM, e.g. 2026-05."))
+        return month
 
     def prepare_value(self, value: Any) -> Any:
         return f"{value:%Y-%m}" if isinstance(value, date) else value

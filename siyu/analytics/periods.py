@@ -66,6 +66,28 @@ def month_length(month: date) -> int:
     return (month_after(month) - month).days
 
 
+def months_back(count: int, *, on: date | None = None) -> list[date]:
+    """First days of the month of `on` (today by default) and of the `count - 1` before it, newest first."""
+    last = (on or today()).replace(day=1)
+    index = last.year * 12 + last.month - count  # months since year 0 of the oldest one
+    month = date(index // 12, index % 12 + 1, 1)
+    months = []
+    while month <= last:
+        months.append(month)
+        month = month_after(month)
+    return months[::-1]
+
+
+def month_parse(text: str) -> date | None:
+    """The first day of a month written YYYY-MM (what an <input type="month"> sends); None when the
+    text is not one."""
+    try:
+        year, month = (int(part) for part in text.strip().split("-")[:2])
+        return date(year, month, 1)
+    except ValueError:
+        return None
+
+
 def period_last(days: int, *, on: date | None = None) -> Period:
     """The last `days` days up to and including `on` (today by default)."""
     end = on or today()

@@ -5,8 +5,7 @@ Views are thin: they read the filters from the query string, call one selector a
 to the template, the chart data (json_script) and the CSV writer (siyu/analytics/tables.py).
 """
 
-from dataclasses import dataclass
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -19,8 +18,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from siyu.analytics import tables
+from siyu.analytics.filters import channel_choice_parse, window_parse
 from siyu.analytics.forms import SpendForm
-from siyu.analytics.periods import DEFAULT_PRESET, PRESETS, Period, period_last, period_parse
+from siyu.analytics.periods import (
+    DEFAULT_PRESET,
+    PRESETS,
+    Period,
+    month_parse,
+    months_back,
+    period_last,
+    period_parse,
+)
 from siyu.analytics.selectors import (
     ATTRIBUTION_WINDOWS,
     RETENTION_DAYS,
@@ -65,21 +73,28 @@ class Filters:
 
 def _filters(request: Request) -> Filters:
     """The period (preset or two dates) and the channels to compare (`channel` repeated, "none" for
-    contacts without one). A bad period is reported on the page and the default period shown."""
-    error = ""
+    contacts without one). A bad period or channel is reported on the page and the report drawn for
+    the default period or every channel."""
+    errors = []
     try:
         period = period_parse(
             preset=request.GET.get("preset"), start=request.GET.get("start"), end=request.GET.get("end")
         )
     except ValidationError as exc:
-        period, error = period_last(DEFAULT_PRESET), exc.message
-    picked = [value for value in request.GET.getlist("channel") if value]
-    if not picked:
+        period = period_last(DEFAULT_PRESET)
+        errors.append(exc.message)
+    picked = request.GET.getlist("channel")
+    try:
+        choice = channel_choice_parse(picked)
+    except ValidationError as exc:
         choice = ChannelChoice()
-    else:
-        ids = tuple(key for key in (uuid_or_none(value) for value in picked) if key is not None)
-        choice = ChannelChoice(channel_ids=ids, include_no_channel="none" in picked)
-    return Filters(period=period, choice=choice, picked=frozenset(picked), error=error)
+        errors.append(exc.message)
+    return Filters(
+        period=period,
+        choice=choice,
+        picked=frozenset(value for value in picked if value),
+        error=" ".join(errors),
+    )
 
 
 def _context(request: Request, filters: Filters, **extra: Any) -> dict[str, Any]:
@@ -154,7 +169,7 @@ def _grain(request: Request) -> Grain:
 def _segment(request: Request, name: str = "segment") -> Segment | None:
     """The segment chosen in `?segment=<id>`; 404 for an id of another workspace or a deleted one."""
     value = request.GET.get(name, "")
-    return segment_for_stats(segment_id=value) if value else None
+    return segment_for_stats(actor=request.actor, segment_id=value) if value else None
 
 
 def _cohort_report(request: Request) -> tuple[Filters, Any]:
@@ -180,7 +195,7 @@ def cohorts(request: Request) -> HttpResponse:
             request,
             filters,
             report=report,
-            segments=list(segments_for_stats()),
+            segments=list(segments_for_stats(actor=request.actor)),
             chart_data=tables.cohort_chart(report),
             section="cohorts",
         ),
@@ -221,7 +236,7 @@ def funnel_csv(request: Request) -> HttpResponse:
 
 
 def _segment_reports(request: Request, filters: Filters) -> dict[str, Any]:
-    choices = list(segments_for_stats())
+    choices = list(segments_for_stats(actor=request.actor))
     first = _segment(request) or (choices[0] if choices else None)
     second = _segment(request, "compare")
     report = segment_sizes(actor=request.actor, segment=first, period=filters.period) if first else None
@@ -264,14 +279,14 @@ def segments_csv(request: Request) -> HttpResponse:
 # Content ------------------------------------------------------------------------------------------------
 
 
-def _window(request: Request) -> int | None:
-    value = request.GET.get("window", "")
-    return int(value) if value.isdigit() and int(value) in ATTRIBUTION_WINDOWS else None
-
-
 def _content_report(request: Request) -> tuple[Filters, int | None, Any]:
+    """The content report; a window not on offer is reported on the page and any time later shown."""
     filters = _filters(request)
-    window = _window(request)
+    try:
+        window = window_parse(request.GET.get("window"))
+    except ValidationError as exc:
+        window = None
+        filters = replace(filters, error=" ".join(filter(None, [filters.error, exc.message])))
     outcomes = content_to_orders(
         actor=request.actor,
         period=filters.period,
@@ -311,32 +326,17 @@ def content_csv(request: Request) -> HttpResponse:
 # Spend --------------------------------------------------------------------------------------------------
 
 
-def _recent_months(count: int = SPEND_MONTHS) -> list[date]:
-    """This month and the `count - 1` before it, newest first."""
-    months = [today().replace(day=1)]
-    while len(months) < count:
-        months.append((months[-1] - timedelta(days=1)).replace(day=1))
-    return months
-
-
 def _spend_initial(request: Request, channels: list[Channel]) -> dict[str, Any]:
     """The form's starting values: the cell clicked in the table (?channel=&month=), else this month."""
-    initial: dict[str, Any] = {"month": today().replace(day=1)}
-    wanted = request.GET.get("channel", "")
-    channel = next((c for c in channels if str(c.id) == wanted), None)
-    if channel is not None:
-        initial["channel"] = channel.id
-    month_text = request.GET.get("month", "")
-    try:
-        year, month = (int(part) for part in month_text.split("-")[:2])
-        initial["month"] = date(year, month, 1)
-    except ValueError:
-        pass
+    wanted = uuid_or_none(request.GET.get("channel"))
+    initial: dict[str, Any] = {"month": month_parse(request.GET.get("month", "")) or today().replace(day=1)}
+    if any(c.id == wanted for c in channels):
+        initial["channel"] = wanted
     return initial
 
 
 def _spend_render(request: Request, *, form: SpendForm | None = None, status: int = 200) -> HttpResponse:
-    channels, months = spend_overview(actor=request.actor, months=_recent_months())
+    channels, months = spend_overview(actor=request.actor, months=months_back(SPEND_MONTHS))
     choosable = report_channels()
     editing = None
     if form is None:
@@ -369,7 +369,9 @@ def _spend_render(request: Request, *, form: SpendForm | None = None, status: in
 def spend(request: Request) -> HttpResponse:
     if request.method != "POST":
         return _spend_render(request)
-    request.actor.require(SPEND_PERMISSION)
+    request.actor.require(
+        SPEND_PERMISSION
+    )  # before the form is checked: no field errors for those who may not
     form = SpendForm(request.POST, channels=report_channels())
     if form.is_valid():
         try:

@@ -235,6 +235,7 @@ def test_routes_need_the_analytics_permission(world, rep):
         assert error_of(response)["code"] == "permission_denied"
     # Asking about another workspace's segment without the permission answers 403 too, revealing nothing.
     assert rep_client.get(f"/api/v1/analytics/segments/{world['other_segment'].id}/sizes").status_code == 403
+    assert rep_client.get(f"/api/v1/analytics/cohorts?segment={world['other_segment'].id}").status_code == 403
     assert ApiClient().get("/analytics/channels").status_code == 401
 
 

@@ -124,6 +124,20 @@ def test_a_bad_period_is_explained(world, admin_client: Client):
     assert "Choose a period of 30/90/180/365 days, or two dates." in response.text
 
 
+def test_a_bad_channel_or_window_is_explained(world, admin_client: Client):
+    query = {**PERIOD, "channel": ["nonsense", str(world["store"].id)]}
+    response = admin_client.get(reverse("analytics:channels"), query)
+    assert response.status_code == 422
+    assert "A channel is a channel id or “none”." in response.text
+    assert chart_data(response)["channels"] == ["公众号", "门店", "朋友圈广告", "No channel"]  # all of them
+    response = admin_client.get(reverse("analytics:content"), {"preset": "7", "window": "5"})
+    assert response.status_code == 422
+    assert (
+        "Choose a period of 30/90/180/365 days, or two dates. The window is one of 7/30/90 days."
+        in response.text
+    )
+
+
 # Cohorts, funnel --------------------------------------------------------------------------------------
 
 

@@ -17,15 +17,21 @@ from django.utils.translation import gettext as _
 from siyu.core.errors import NotFound
 from siyu.core.ids import uuid_or_none
 from siyu.segments.models import MembershipChange, MembershipChangeKind, Segment, SegmentDay, SegmentMember
+from siyu.tenancy.actor import Actor
+from siyu.tenancy.roles import Permission
 
 
-def segments_for_stats() -> QuerySet[Segment]:
-    """Every segment of the workspace, by name (snapshots and static lists included)."""
+def segments_for_stats(*, actor: Actor) -> QuerySet[Segment]:
+    """Every segment of the workspace, by name (snapshots and static lists included), for someone who
+    may read the reports."""
+    actor.require(Permission.ANALYTICS_READ)
     return Segment.objects.order_by("name", "id")
 
 
-def segment_for_stats(*, segment_id: object) -> Segment:
-    """One segment of the active workspace; NotFound for another workspace's id or a bad id."""
+def segment_for_stats(*, actor: Actor, segment_id: object) -> Segment:
+    """One segment of the active workspace, for someone who may read the reports: the one way the
+    reports fetch a segment by id. NotFound for another workspace's id or a bad id."""
+    actor.require(Permission.ANALYTICS_READ)
     key = uuid_or_none(segment_id)
     segment = Segment.objects.filter(id=key).first() if key else None
     if segment is None:
