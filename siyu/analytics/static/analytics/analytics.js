@@ -5,20 +5,14 @@
   var source = document.getElementById("analytics-data");
   if (!source || !window.echarts) { return; }
   var data = JSON.parse(source.textContent) || {};
-  var charts = [];
   var palette = ["#206bc4", "#2fb344", "#f59f00", "#d63939", "#ae3ec9", "#17a2b8", "#f76707", "#74b816",
     "#4263eb", "#e64980", "#0ca678", "#868e96"];
   var narrow = window.matchMedia("(max-width: 575.98px)").matches;
 
   function mount(name, option) {
-    var el = document.querySelector('[data-chart="' + name + '"]');
-    if (!el) { return null; }
-    var chart = window.echarts.init(el, null, { renderer: "svg" });
     option.color = option.color || palette;
     option.animation = false;
-    chart.setOption(option);
-    charts.push(chart);
-    return chart;
+    return window.Siyu.chart.mount(name, option);
   }
 
   function format(kind, value) {
@@ -175,5 +169,4 @@
     });
   }
 
-  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
 })();

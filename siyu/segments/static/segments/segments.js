@@ -3,19 +3,11 @@
 (function () {
   "use strict";
   if (!window.echarts) { return; }
-  var charts = [];
+  var mount = window.Siyu.chart.mount;
 
   function data(id) {
     var el = document.getElementById(id);
     return el ? JSON.parse(el.textContent) : null;
-  }
-
-  function mount(name, option) {
-    var el = document.querySelector('[data-chart="' + name + '"]');
-    if (!el) { return; }
-    var chart = window.echarts.init(el, null, { renderer: "svg" });
-    chart.setOption(option);
-    charts.push(chart);
   }
 
   var size = data("segment-chart-data");
@@ -52,6 +44,4 @@
       }]
     });
   }
-
-  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
 })();

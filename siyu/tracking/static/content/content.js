@@ -71,14 +71,7 @@
 
   // Charts: a bar chart by sharer (content page, performance page) and the most viewed content.
   if (!window.echarts) { return; }
-  var charts = [];
-  function mount(name, option) {
-    var el = document.querySelector('[data-chart="' + name + '"]');
-    if (!el) { return; }
-    var chart = window.echarts.init(el, null, { renderer: "svg" });
-    chart.setOption(option);
-    charts.push(chart);
-  }
+  var mount = window.Siyu.chart.mount;
   function bars(categories, series) {
     return {
       grid: { left: 8, right: 16, top: 32, bottom: 8, containLabel: true },
@@ -107,5 +100,4 @@
     ]));
     sharerChart(data.sharers);
   }
-  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
 })();

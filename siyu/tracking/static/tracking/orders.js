@@ -16,12 +16,9 @@
   }
 
   var source = document.getElementById("orders-chart-data");
-  var el = document.querySelector('[data-chart="orders"]');
-  if (!window.echarts || !source || !el) { return; }
-  var data = JSON.parse(source.textContent);
+  var data = source && JSON.parse(source.textContent);
   if (!data) { return; }
-  var chart = window.echarts.init(el, null, { renderer: "svg" });
-  chart.setOption({
+  window.Siyu.chart.mount("orders", {
     grid: { left: 8, right: 8, top: 40, bottom: 8, containLabel: true },
     tooltip: { trigger: "axis" },
     legend: { top: 0 },
@@ -36,5 +33,4 @@
         showSymbol: data.periods.length <= 31, itemStyle: { color: "#f59f00" } }
     ]
   });
-  window.addEventListener("resize", function () { chart.resize(); });
 })();

@@ -4,15 +4,7 @@
   var source = document.getElementById("dashboard-data");
   if (!source || !window.echarts) { return; }
   var data = JSON.parse(source.textContent);
-  var charts = [];
-
-  function mount(name, option) {
-    var el = document.querySelector('[data-chart="' + name + '"]');
-    if (!el) { return; }
-    var chart = window.echarts.init(el, null, { renderer: "svg" });
-    chart.setOption(option);
-    charts.push(chart);
-  }
+  var mount = window.Siyu.chart.mount;
 
   mount("stages", {
     grid: { left: 8, right: 16, top: 16, bottom: 8, containLabel: true },
@@ -38,6 +30,4 @@
       data: data.owners.map(function (o) { return { name: o.name, value: o.count }; })
     }]
   });
-
-  window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
 })();

@@ -29,6 +29,25 @@
     }
   });
 
+  // Charts: Siyu.chart.mount(target, option) draws an ECharts chart into an element (or the one with
+  // data-chart="<target>") as SVG and keeps it sized to the window. A page loads vendor/echarts before
+  // its own script; without it (or without the element) mount returns null and the table stands alone.
+  var charts = [];
+  window.Siyu = window.Siyu || {};
+  window.Siyu.chart = {
+    mount: function (target, option) {
+      var el = typeof target === "string" ? document.querySelector('[data-chart="' + target + '"]') : target;
+      if (!el || !window.echarts) { return null; }
+      var chart = window.echarts.init(el, null, { renderer: "svg" });
+      chart.setOption(option || {});
+      charts.push(chart);
+      return chart;
+    }
+  };
+  window.addEventListener("resize", function () {
+    charts.forEach(function (chart) { if (!chart.isDisposed()) { chart.resize(); } });
+  });
+
   document.addEventListener("DOMContentLoaded", function () { closeAlertsLater(document); });
   document.addEventListener("htmx:afterSwap", function (event) { closeAlertsLater(event.target); });
 })();
