@@ -98,8 +98,12 @@ def demo_segments_load(*, actor: Actor) -> int:
                 actor=actor, name=name, description=description, rules=rules, build_now=True
             )
         else:
-            segment_update(actor=actor, segment=segment, name=name, description=description, rules=rules)
-            segment_build(segment=segment)
+            revision = segment.revision
+            segment_update(
+                actor=actor, segment=segment, name=name, description=description, rules=rules, build_now=True
+            )
+            if segment.revision == revision:  # same rules, fresh data: rebuild once here
+                segment_build(segment=segment)
         built.append(segment)
     recall = next(
         segment for segment in built if segment.kind == SegmentKind.DYNAMIC and segment.name.startswith("30")

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from siyu.contacts.cleaning import clean_phone
 from siyu.contacts.selectors import contact_scoped, identity_owners
@@ -143,7 +144,7 @@ def segment_delete(*, actor: Actor, segment: Segment) -> None:
     if users:
         raise Conflict(
             _("Other segments are built on this one: %(names)s. Change them first.")
-            % {"names": "、".join(users)}
+            % {"names": pgettext("list separator", ", ").join(users)}
         )
     segment.delete()
 
