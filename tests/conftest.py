@@ -1,3 +1,4 @@
+import contextlib
 import os
 import shutil
 import sys
@@ -58,6 +59,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     live = sys.modules.get(LIVE_MODULE)
     if live is not None:
         live.cleanup()
+    _sqlite_leftovers_remove()
+
+
+def _sqlite_leftovers_remove() -> None:
+    """pytest-django deletes the SQLite test database file; its WAL, shared-memory and writers' lock
+    files stay behind unless removed here."""
+    database = settings.DATABASES["default"]
+    name = str(database.get("TEST", {}).get("NAME") or "")
+    if "sqlite" not in database["ENGINE"] or not name or name.startswith(("file:", ":memory:")):
+        return
+    for suffix in ("-wal", "-shm", "-writers.lock"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(name + suffix)
 
 
 @pytest.fixture(scope="session")

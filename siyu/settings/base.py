@@ -9,6 +9,7 @@ SIYU_ALLOWED_HOSTS comma-separated
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,16 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         ),
         "transaction_mode": "IMMEDIATE",
     }
-    _database["TEST"] = {"NAME": os.environ.get("SIYU_TEST_SQLITE_NAME") or None}
+    # The test database is a file, not SQLite's shared in-memory one: with an in-memory database the
+    # browser tests' live server runs every request thread on the test's own connection, and two
+    # concurrent requests on one connection can deadlock (one waits for the connection inside a query
+    # that calls a Python function, the other holds the interpreter while waiting for the connection).
+    # One name per test run (xdist workers add their own suffix), so that runs side by side never meet.
+    _run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or str(os.getpid())
+    _database["TEST"] = {
+        "NAME": os.environ.get("SIYU_TEST_SQLITE_NAME")
+        or str(Path(tempfile.gettempdir()) / f"siyu-test-{_run}.sqlite3")
+    }
 else:
     _database.setdefault("OPTIONS", {})
     if not TESTING:  # the test runner's database juggling and a pool do not mix
