@@ -36,6 +36,19 @@ def planner_statistics_refresh(*, tables: Sequence[str] = ()) -> None:
             cursor.execute(f"ANALYZE {quoted}")
 
 
+def planner_statistics_exist() -> bool:
+    """Whether the database has planner statistics (SQLite keeps none until the first ANALYZE;
+    PostgreSQL's autovacuum gathers its own, so there it is always true)."""
+    if connection.vendor != "sqlite":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        if cursor.fetchone() is None:
+            return False
+        cursor.execute("SELECT 1 FROM sqlite_stat1 LIMIT 1")
+        return cursor.fetchone() is not None
+
+
 Conflict = Literal["error", "ignore", "update"]
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # as set for every connection in settings
 # Parameters per statement: under SQLite's limit (32,766 since 3.32) and PostgreSQL's (65,535).

@@ -11,7 +11,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.utils.translation import gettext as _
 
-from siyu.core.db import planner_statistics_refresh
+from siyu.core.db import planner_statistics_exist, planner_statistics_refresh
 from siyu.web.management.supervisor import Supervisor
 
 DATABASE_BACKEND = "django_tasks_db.DatabaseBackend"
@@ -128,7 +128,10 @@ class Command(BaseCommand):
         if plan:
             self._say(_("Applying %(n)d pending migrations…") % {"n": len(plan)})
             call_command("migrate", interactive=False, verbosity=0)
-        planner_statistics_refresh()
+        if plan or not planner_statistics_exist():
+            # A full ANALYZE reads every table (a minute or more for a database of millions of rows), so
+            # it runs after migrations and on a database that never had statistics, not at every start.
+            planner_statistics_refresh()
         # The supervisor itself never touches the database again.
         connections.close_all()
 
