@@ -230,6 +230,8 @@ class Identity(TenantModel):
         indexes = [
             models.Index(fields=["workspace", "contact", "type"], name="identity_ws_contact"),
             models.Index(fields=["workspace", "value"], name="identity_ws_value"),
+            # "Who has a WeCom friend / a unionid": read from the index alone.
+            models.Index(fields=["workspace", "type", "contact"], name="identity_ws_type_contact"),
         ]
 
     def __str__(self) -> str:

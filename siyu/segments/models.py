@@ -174,3 +174,26 @@ class RfmSettings(TenantModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["workspace"], name="rfmsettings_unique_ws")]
+
+
+class BuildEventMeasure(models.Model):
+    """While a segment is being built: per event condition of its rules (numbered) and contact, the
+    condition's measure over its window and the oldest event in it — one pass over the events serves
+    both the membership test and the clock re-checks.
+
+    A temporary table of the build's own transaction (`services.evaluation._measures_fill`), filled
+    from the active workspace's events only; never migrated or stored.
+    """
+
+    pk = models.CompositePrimaryKey("condition", "contact_id")
+    condition = models.PositiveSmallIntegerField()
+    contact_id = models.UUIDField()
+    measure = models.FloatField(null=True)
+    oldest = models.DateTimeField()
+
+    class Meta:
+        managed = False
+        db_table = "segment_build_event_measures"
+
+    def __str__(self) -> str:
+        return f"{self.condition}:{self.contact_id}={self.measure}"

@@ -98,6 +98,8 @@ def test_event_window_enters_on_events_and_leaves_when_the_clock_passes(admin_ac
 
     recheck = Recheck.objects.get(segment=segment, contact=reader)
     assert abs(recheck.due_at - (now + timedelta(days=4))) < timedelta(seconds=5)
+    segment_build(segment=segment)  # a full build finds the same moment: when the older read leaves
+    assert Recheck.objects.get(segment=segment, contact=reader).due_at == recheck.due_at
     assert rechecks_run(at=now + timedelta(days=2)) == 0
     assert rechecks_run(at=now + timedelta(days=4, seconds=5)) == 1
     assert members(segment) == set()

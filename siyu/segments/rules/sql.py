@@ -82,6 +82,8 @@ class Clock:
     now: datetime
     rfm: RfmCuts | None = None
     within: tuple[Any, ...] | None = None
+    # Full builds: the event conditions whose measures the build put in its table, by number.
+    measured: tuple[EventCondition, ...] = ()
 
     def rows(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset if self.within is None else queryset.filter(contact_id__in=uuid_list(self.within))
@@ -105,6 +107,15 @@ def _segment_member_rows() -> QuerySet[Any]:
     from siyu.segments.models import SegmentMember  # the segments domain's own table
 
     return SegmentMember.objects.all()
+
+
+def measured_rows(condition: EventCondition, clock: Clock) -> QuerySet[Any] | None:
+    """The build's measures of an event condition (contact_id, measure, oldest), when it has them."""
+    from siyu.segments.models import BuildEventMeasure  # the segments domain's own table
+
+    if condition not in clock.measured:
+        return None
+    return BuildEventMeasure.objects.filter(condition=clock.measured.index(condition))
 
 
 # -- conditions ------------------------------------------------------------------------------------
@@ -376,7 +387,7 @@ def zero_satisfies(op: str, value: Any) -> bool:
     return compare_holds(op, Decimal(0), value)
 
 
-def _measure(condition: EventCondition) -> Any:
+def event_measure(condition: EventCondition) -> Any:
     match condition.aggregate:
         case "count":
             return Count("id")
@@ -414,10 +425,12 @@ def _measure_test(condition: EventCondition, clock: Clock) -> Q:
 
 
 def _event_q(condition: EventCondition, clock: Clock) -> Q:
-    events = event_base(condition, clock)
-    if condition.aggregate == "count" and (condition.op, condition.value) in (("gte", 1), ("gt", 0)):
-        return Q(id__in=events.values("contact_id"))  # "at least once": no grouping needed
-    grouped = events.values("contact_id").annotate(measure=_measure(condition))
+    grouped = measured_rows(condition, clock)
+    if grouped is None:
+        events = event_base(condition, clock)
+        if condition.aggregate == "count" and (condition.op, condition.value) in (("gte", 1), ("gt", 0)):
+            return Q(id__in=events.values("contact_id"))  # "at least once": no grouping needed
+        grouped = events.values("contact_id").annotate(measure=event_measure(condition))
     test = _measure_test(condition, clock)
     if condition.aggregate in ("count", "sum") and zero_satisfies(condition.op, condition.value):
         return ~Q(id__in=grouped.filter(~test).values("contact_id"))

@@ -10,7 +10,19 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
-from django.db.models import BooleanField, DateTimeField, ExpressionWrapper, F, Max, Min, Q, QuerySet, Value
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateTimeField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Substr
 from django.db.models.lookups import In
 
@@ -29,7 +41,7 @@ from siyu.segments.rules.spec import (
     RfmCondition,
     condition_is_time_relative,
 )
-from siyu.segments.rules.sql import Clock, event_base
+from siyu.segments.rules.sql import Clock, event_base, measured_rows
 from siyu.tracking.selectors.events import activity_rows
 
 DAY = timedelta(days=1)
@@ -114,7 +126,11 @@ def moment_sources(condition: Condition, clock: Clock) -> list[tuple[QuerySet[An
             events = event_base(condition, clock).order_by().values("contact_id")
             if window.last_seconds is not None:
                 span = timedelta(seconds=window.last_seconds)
-                oldest = events.annotate(moment=_plus(Min("timestamp"), span))
+                measured = measured_rows(condition, clock)
+                if measured is not None:  # a full build read the window once already
+                    oldest = measured.annotate(moment=_plus(F("oldest"), span))
+                else:
+                    oldest = events.annotate(moment=_plus(Min("timestamp"), span))
                 sources.append((oldest.values_list("contact_id", "moment"), "contact_id"))
             if aggregate in ("first", "last") and op in DAY_OPS:
                 span = value * DAY
@@ -126,9 +142,14 @@ def moment_sources(condition: Condition, clock: Clock) -> list[tuple[QuerySet[An
             bounds = value if isinstance(value, tuple) else (value,)
             offsets = sorted({(n + extra) * DAY for n in bounds for extra in (0, 1)})
             recent = activity_rows().filter(last_order_at__gt=clock.now - offsets[-1])
-            for offset in offsets:
-                moments = recent.annotate(moment=_plus(F("last_order_at"), offset))
-                sources.append((moments.values_list("contact_id", "moment"), "contact_id"))
+            # The earliest of those moments still ahead, in one pass over the recent buyers.
+            ahead = [
+                When(last_order_at__gt=clock.now - offset, then=_plus(F("last_order_at"), offset))
+                for offset in offsets[:-1]
+            ]
+            last = _plus(F("last_order_at"), offsets[-1])
+            moment = Case(*ahead, default=last, output_field=DateTimeField()) if ahead else last
+            sources.append((recent.annotate(moment=moment).values_list("contact_id", "moment"), "contact_id"))
         case RfmCondition():
             if clock.rfm is not None:
                 offset = (clock.rfm.recency_high_max_days + 1) * DAY

@@ -21,7 +21,7 @@ from uuid import UUID
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
 from siyu.contacts.models import Contact
@@ -33,6 +33,7 @@ from siyu.core.tenancy import active_workspace_id, workspace_scope
 from siyu.core.time import now as clock_now
 from siyu.segments.events import SegmentEntered, SegmentExited
 from siyu.segments.models import (
+    BuildEventMeasure,
     BuildKind,
     ChangeCause,
     MembershipChange,
@@ -44,8 +45,16 @@ from siyu.segments.models import (
     SegmentKind,
     SegmentMember,
 )
-from siyu.segments.rules.spec import DAY_ROLL, Catalog, Rule, RuleError, rule_document_of, rule_parse
-from siyu.segments.rules.sql import Clock, rule_q
+from siyu.segments.rules.spec import (
+    DAY_ROLL,
+    Catalog,
+    EventCondition,
+    Rule,
+    RuleError,
+    rule_document_of,
+    rule_parse,
+)
+from siyu.segments.rules.sql import Clock, event_base, event_measure, rule_q
 from siyu.segments.rules.timing import (
     WHO_ALL,
     WHO_MEMBERS,
@@ -62,7 +71,6 @@ from siyu.segments.services.membership import IN_CHUNK, changes_apply, day_recor
 log = logging.getLogger(__name__)
 
 EVERYTHING = "contact:new"  # a key every dynamic segment depends on (new or merged contacts)
-TARGET_TABLE = "segment_build_target"
 DIFFERENCE_TABLE = "segment_build_difference"
 MOMENTS_TABLE = "segment_build_moments"
 DUE_TABLE = "segment_build_due"
@@ -132,27 +140,83 @@ def _datetime_type() -> str:
     return "timestamp with time zone" if connection.vendor == "postgresql" else "datetime"
 
 
-def _target_fill(compiled: Compiled) -> None:
-    """The contacts the rules select, into a temporary table (computed once, compared twice)."""
-    # SQLite answers "is this contact in the target" through the key; PostgreSQL hashes the table.
-    key = " PRIMARY KEY" if connection.vendor == "sqlite" else ""
-    _temporary_table(TARGET_TABLE, f"contact_id {_uuid_type()} NOT NULL{key}")
+def _measures_fill(compiled: Compiled) -> Compiled:
+    """Each windowed event condition's measure per contact, with the oldest event in the window, into
+    the build's `BuildEventMeasure` table: the membership test and the re-check moments then read
+    that table instead of each reading the window of events again. Returns the compiled rule set to
+    use it."""
+    conditions = tuple(
+        dict.fromkeys(
+            c
+            for c in compiled.rule.conditions
+            if isinstance(c, EventCondition) and c.window.is_relative and c.aggregate not in ("first", "last")
+        )
+    )
+    if not conditions:
+        return compiled
+    table = BuildEventMeasure._meta.db_table
+    key = ", PRIMARY KEY (condition, contact_id)" if connection.vendor == "sqlite" else ""
+    _temporary_table(
+        table,
+        f"condition smallint NOT NULL, contact_id {_uuid_type()} NOT NULL, measure double precision, "
+        f"oldest {_datetime_type()} NOT NULL{key}",
+    )
+    for number, condition in enumerate(conditions):
+        rows = (
+            event_base(condition, compiled.clock)
+            .order_by()
+            .values("contact_id")
+            .annotate(measure=event_measure(condition), oldest=Min("timestamp"))
+        )
+        try:
+            select, params = rows.query.sql_with_params()
+        except EmptyResultSet:
+            continue
+        _execute(
+            f"INSERT INTO {table} (condition, contact_id, measure, oldest) SELECT %s, s.* FROM ({select}) s",
+            [number, *params],
+        )
+    if connection.vendor == "postgresql":
+        _execute(f"ANALYZE {table}")
+    return replace(compiled, clock=replace(compiled.clock, measured=conditions))
+
+
+def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segment_id: Any) -> tuple[int, int]:
+    """The entries and exits, in one pass: the compiled query full-joined with the current members
+    (each side hashed once), keeping the rows found on one side only. Returns (added, removed)."""
+    entered, exited = MembershipChangeKind.ENTERED.value, MembershipChangeKind.EXITED.value
+    _temporary_table(DIFFERENCE_TABLE, f"contact_id {_uuid_type()} NOT NULL, kind varchar(16) NOT NULL")
+    current = f"SELECT contact_id FROM {members} WHERE workspace_id = %s AND segment_id = %s"
     try:
         query = contact_rows().filter(compiled.q()).order_by().values("id").query
         select, params = query.sql_with_params()
     except EmptyResultSet:  # the rules can match nobody (e.g. "RFM group" before any cut points exist)
-        return
-    _execute(f"INSERT INTO {TARGET_TABLE} (contact_id) {select}", params)
-    if connection.vendor == "postgresql":
-        _execute(f"ANALYZE {TARGET_TABLE}")
+        removed = _execute(
+            f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT m.contact_id, %s FROM ({current}) m",
+            [exited, workspace, segment_id],
+        )
+        return 0, removed
+    _execute(
+        f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) "
+        "SELECT COALESCE(t.id, m.contact_id), CASE WHEN m.contact_id IS NULL THEN %s ELSE %s END "
+        f"FROM ({select}) t FULL OUTER JOIN ({current}) m ON m.contact_id = t.id "
+        "WHERE t.id IS NULL OR m.contact_id IS NULL",
+        [entered, exited, *params, workspace, segment_id],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT kind, COUNT(*) FROM {DIFFERENCE_TABLE} GROUP BY kind")
+        counts = dict(cursor.fetchall())
+    return int(counts.get(entered, 0)), int(counts.get(exited, 0))
 
 
-def _set_difference_apply(segment: Segment, *, cause: str, at: datetime) -> tuple[int, int]:
-    """Members := target, with a history row for every entry and exit. Returns (added, removed).
+def _set_difference_apply(compiled: Compiled, *, cause: str, at: datetime) -> tuple[int, int]:
+    """Members := what the rules select, with a history row for every entry and exit. Returns
+    (added, removed).
 
-    The difference is computed once (two anti-joins) into a small table; when nothing changed —
-    the usual rebuild — nothing is written.
+    The difference is computed once into a small table; when nothing changed — the usual
+    rebuild — nothing is written.
     """
+    segment = compiled.segment
     members = connection.ops.quote_name(SegmentMember._meta.db_table)
     changes = connection.ops.quote_name(MembershipChange._meta.db_table)
     workspace = prepared(SegmentMember, "workspace_id", active_workspace_id())
@@ -160,20 +224,8 @@ def _set_difference_apply(segment: Segment, *, cause: str, at: datetime) -> tupl
     moment = prepared(SegmentMember, "entered_at", at)
     new_id = new_uuid_sql()
     entered, exited = MembershipChangeKind.ENTERED.value, MembershipChangeKind.EXITED.value
-    _temporary_table(DIFFERENCE_TABLE, f"contact_id {_uuid_type()} NOT NULL, kind varchar(16) NOT NULL")
     # Only table names (quoted by the backend) and constants are interpolated; every value is bound.
-    added = _execute(
-        f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT t.contact_id, %s FROM {TARGET_TABLE} t "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {members} m WHERE m.workspace_id = %s AND m.segment_id = %s "
-        "AND m.contact_id = t.contact_id)",
-        [entered, workspace, segment_id],
-    )
-    removed = _execute(
-        f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT m.contact_id, %s FROM {members} m "
-        "WHERE m.workspace_id = %s AND m.segment_id = %s "
-        f"AND NOT EXISTS (SELECT 1 FROM {TARGET_TABLE} t WHERE t.contact_id = m.contact_id)",
-        [exited, workspace, segment_id],
-    )
+    added, removed = _difference_fill(compiled, members=members, workspace=workspace, segment_id=segment_id)
     if added or removed:
         _execute(
             f"INSERT INTO {changes} (id, workspace_id, segment_id, contact_id, kind, cause, at) "
@@ -238,11 +290,11 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
     computed in SQL, and in a steady state (nothing moved) nothing is written. Returns how many
     re-checks the segment has.
 
-    The moments are computed for everyone and only then kept for members or others, against the
-    build's target table (which holds exactly the members): restricting each moment query to the
-    members instead lets the planner probe every member's events one by one, which on a table in
-    arrival order reads a page per event (6 s for 10,000 members and a 30-day window, against about
-    the compiled query's own time for one pass over the window).
+    Runs after the difference is applied, so the members are exactly the contacts the rules select.
+    The moments are computed for everyone and only then kept for members or others: restricting
+    each moment query to the members instead lets the planner probe every member's events one by
+    one, which on a table in arrival order reads a page per event (6 s for 10,000 members and a
+    30-day window, against about the compiled query's own time for one pass over the window).
     """
     rechecks = connection.ops.quote_name(Recheck._meta.db_table)
     workspace = prepared(Recheck, "workspace_id", active_workspace_id())
@@ -269,14 +321,28 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
     key = " PRIMARY KEY" if connection.vendor == "sqlite" else ""
     _temporary_table(DUE_TABLE, f"contact_id {_uuid_type()}{key}, due_at {_datetime_type()} NOT NULL")
     contacts = connection.ops.quote_name(Contact._meta.db_table)
-    is_member = f"EXISTS (SELECT 1 FROM {TARGET_TABLE} t WHERE t.contact_id = m.contact_id)"
+    members = connection.ops.quote_name(SegmentMember._meta.db_table)
+    is_member = (
+        f"EXISTS (SELECT 1 FROM {members} s WHERE s.workspace_id = %s AND s.segment_id = %s "
+        "AND s.contact_id = m.contact_id)"
+    )
     # Event rows name contacts without a foreign key: only contacts that still exist get a re-check.
     count = _execute(
         f"INSERT INTO {DUE_TABLE} (contact_id, due_at) SELECT m.contact_id, MIN(m.due_at) FROM {MOMENTS_TABLE} m "
         f"WHERE m.due_at > %s AND (m.who = %s OR (m.who = %s AND {is_member}) OR (m.who = %s AND NOT {is_member})) "
         f"AND m.contact_id IN (SELECT c.id FROM {contacts} c WHERE c.workspace_id = %s) "
         "GROUP BY m.contact_id",
-        [prepared(Recheck, "due_at", compiled.clock.now), WHO_ALL, WHO_MEMBERS, WHO_OTHERS, workspace],
+        [
+            prepared(Recheck, "due_at", compiled.clock.now),
+            WHO_ALL,
+            WHO_MEMBERS,
+            workspace,
+            segment_id,
+            WHO_OTHERS,
+            workspace,
+            segment_id,
+            workspace,
+        ],
     )
     _execute(
         f"DELETE FROM {rechecks} WHERE workspace_id = %s AND segment_id = %s AND NOT EXISTS "
@@ -338,13 +404,11 @@ def segment_build(
     cause = ChangeCause.RECONCILE if kind == BuildKind.RECONCILE else ChangeCause.BUILD
     with transaction.atomic():
         heavy_statements_settings(work_mem="64MB")  # room to hash a large segment's contacts
-        _target_fill(compiled)
-        added, removed = _set_difference_apply(segment, cause=cause, at=moment)
+        compiled = _measures_fill(compiled)
+        added, removed = _set_difference_apply(compiled, cause=cause, at=moment)
         _rechecks_rebuild(compiled)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT COUNT(*) FROM {TARGET_TABLE}")
-            size = int(cursor.fetchone()[0])
-        _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
+        _execute(f"DROP TABLE IF EXISTS {BuildEventMeasure._meta.db_table}")
+        size = SegmentMember.objects.filter(segment=segment).count()
         Segment.objects.filter(id=segment.id).update(
             member_count=size,
             is_ready=True,
