@@ -73,6 +73,7 @@ PASSWORD = "bench-password-123"  # noqa: S105 - a throwaway benchmark account
 WRITE_KEY = "wk_bench_ingest_events_0001"  # the key bench/ingest_events.py sends with
 CHUNK_CONTACTS = 10_000
 SESSION_TIMEOUT = 30 * 60
+RETENTION_DAYS = (30, 60, 90)  # the windows of siyu.contacts.reporting.retention_window: days N-29 … N
 MAX_DWELL_DELTA_MS = 60 * 60 * 1000
 BULK_TABLES = (
     "contacts_contact",
@@ -549,6 +550,9 @@ CONTACT_COLUMNS = (
     "created_at",
     "updated_at",
     "last_seen_at",
+    "retained_30",
+    "retained_60",
+    "retained_90",
 )
 IDENTITY_COLUMNS = ("id", "workspace_id", "contact_id", "type", "namespace", "value", "created_at")
 TAG_COLUMNS = ("id", "workspace_id", "contact_id", "tag_id", "created_at")
@@ -810,6 +814,7 @@ class Generator:
         self.event_ids = Ids(random.Random(f"{seed}-event-ids"))
         self.event_ids.ms = int(now * 1000) - 86400_000  # events were stored as they arrived, before now
         self.bool_false: Any = 0 if sqlite else False
+        self.bool_true: Any = 1 if sqlite else True
 
     def chunk(self, start: int, stop: int) -> dict[str, list[tuple[Any, ...]]]:
         rng = random.Random(f"{self.seed}-chunk-{start}")
@@ -959,8 +964,11 @@ class Generator:
         )
 
         last_seen = None
+        retained: set[int] = set()
         if n_events:
-            last_seen = self._events(cid, anonymous_id, created, stage_index, channel, n_events, rng, out)
+            last_seen, retained = self._events(
+                cid, anonymous_id, created, stage_index, channel, n_events, rng, out
+            )
         out["contacts"].append(
             (
                 cid,
@@ -984,6 +992,7 @@ class Generator:
                 created_text,
                 t(last_seen) if last_seen and last_seen > created else created_text,
                 t(last_seen) if last_seen else None,
+                *(self.bool_true if days in retained else self.bool_false for days in RETENTION_DAYS),
             )
         )
 
@@ -997,7 +1006,9 @@ class Generator:
         n: int,
         rng: random.Random,
         out: dict[str, list[tuple[Any, ...]]],
-    ) -> float:
+    ) -> tuple[float, set[int]]:
+        """The contact's events, purchases and counters into `out`; returns when it was last seen and
+        the retention windows (30, 60, 90 days) it was active in, as the event processor sets them."""
         ws, t = self.ws, self.time
         now = self.now
         low = max(created + 1, now - self.days * 86400)
@@ -1017,6 +1028,7 @@ class Generator:
 
         events = out["events"]
         first_seen = last_seen = 0.0
+        retained: set[int] = set()
         sessions_counted = page_views = dwell_ms = orders_count = 0
         revenue = 0
         last_order_at: float | None = None
@@ -1039,6 +1051,11 @@ class Generator:
                 if not first_seen:
                     first_seen = moment
                 last_seen = max(last_seen, moment)
+                retained.update(
+                    days
+                    for days in RETENTION_DAYS
+                    if (days - 29) * 86400 <= moment - created < (days + 1) * 86400
+                )
                 stamp = t(moment)
                 received = t(moment + 0.05 + 2.45 * rng.random())
                 event_int = self.event_ids.at(self.event_ids.ms)
@@ -1182,7 +1199,7 @@ class Generator:
                 last_page_url,
             )
         )
-        return last_seen
+        return last_seen, retained
 
 
 def _dashed_hex(value: str) -> str:

@@ -31,10 +31,13 @@ from siyu.analytics.stats import ALL, Rate, medians_by, ratio
 from siyu.contacts.models import STAGE_ORDER, Channel, Contact, CostUnit, Stage
 from siyu.contacts.reporting import (
     CONVERTED_STAGE,
+    RETENTION_DAYS,
     by_channel_and_month,
     contacts_acquired,
     moved_back_from,
     report_channels,
+    retained_field,
+    retention_window,
     seen_since_q,
     stage_at_least_q,
     stage_history,
@@ -61,8 +64,6 @@ from siyu.tracking.selectors.reporting import (
     purchase_totals_by,
 )
 
-RETENTION_DAYS = (30, 60, 90)
-RETENTION_WINDOW_DAYS = 30
 DAY = timedelta(days=1)
 
 
@@ -287,34 +288,15 @@ def _count_by_channel(contacts: QuerySet[Contact]) -> dict[UUID | None, int]:
     }
 
 
-def _active_by_channel(cohort: QuerySet[Contact], *, days: int, moment: datetime) -> dict[UUID | None, int]:
-    """Per channel, the contacts old enough for the N-day window with an event in it.
-
-    The window test is an EXISTS in the WHERE clause: the database runs it as a semi-join (in
-    parallel workers where it can), after the cheap `last_seen_at` bound has set aside contacts
-    that were never seen that late.
-    """
-    start, end = retention_window(days)
-    window = event_in_window(
-        contact_id=OuterRef("pk"), start=OuterRef("created_at") + start, end=OuterRef("created_at") + end
-    )
-    old_enough = cohort.filter(created_at__lte=moment - end).filter(seen_since_q(start))
-    return _count_by_channel(old_enough.filter(window))
-
-
-def retention_window(days: int) -> tuple[timedelta, timedelta]:
-    """The N-day window: days N-29 … N after acquisition (day 0 is the first 24 hours), half-open."""
-    return (days - RETENTION_WINDOW_DAYS + 1) * DAY, (days + 1) * DAY
-
-
 def channel_quality(
     *, actor: Actor, period: Period, choice: ChannelChoice | None = None, as_of: datetime | None = None
 ) -> ChannelReport:
     """Per acquisition channel: contacts acquired in the period and what became of them to date.
 
     In one snapshot: the contacts grouped by channel and month with conditional counts (contacts,
-    customers by current stage, contacts old enough per retention window); one semi-join per
-    window for the active ones; the customers moved back by hand; their orders joined per channel;
+    customers by current stage, contacts old enough per retention window and, of those, the ones
+    that came back in it — flags the event processor keeps); the customers moved back by hand;
+    their orders joined per channel;
     and, when a channel has spend for some months only, the orders of the contacts acquired in those
     months. Python adds up the few rows these return (docs/analytics.md, "How it is computed").
     """
@@ -327,12 +309,11 @@ def channel_quality(
         "customers": Count("id", filter=stage_at_least_q(CONVERTED_STAGE)),
     }
     for days in RETENTION_DAYS:
-        figures[f"eligible_{days}"] = Count(
-            "id", filter=Q(created_at__lte=moment - retention_window(days)[1])
-        )
+        old_enough = Q(created_at__lte=moment - retention_window(days)[1])
+        figures[f"eligible_{days}"] = Count("id", filter=old_enough)
+        figures[f"active_{days}"] = Count("id", filter=old_enough & Q(**{retained_field(days): True}))
     with reporting_reads():
         grouped = list(by_channel_and_month(cohort).annotate(**figures))
-        active = {days: _active_by_channel(cohort, days=days, moment=moment) for days in RETENTION_DAYS}
         purchases = purchase_totals_by(contacts=cohort, key="channel_id")
         moved_back = _monthly(
             by_channel_and_month(moved_back_from(CONVERTED_STAGE, contacts=cohort)).annotate(n=Count("id")),
@@ -378,9 +359,6 @@ def channel_quality(
         sums = counted.setdefault(row["channel_id"], defaultdict(int))
         for name in figures:
             sums[name] += row[name]
-    for days, by_channel in active.items():
-        for channel_id, n in by_channel.items():
-            counted[channel_id][f"active_{days}"] = n
 
     rows: list[ChannelQuality] = []
     total = ChannelQuality(channel_id=None, name=_("All channels"), is_total=True)

@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy
 
 from siyu.analytics.periods import Period
 from siyu.analytics.selectors import (
-    RETENTION_DAYS,
     ChannelQuality,
     ChannelReport,
     CohortReport,
@@ -28,6 +27,7 @@ from siyu.analytics.selectors import (
 )
 from siyu.analytics.stats import Rate
 from siyu.contacts.models import STAGE_ORDER, Channel
+from siyu.contacts.reporting import RETENTION_DAYS
 from siyu.core import csv_download
 
 Table = tuple[list[str], list[list[Any]]]

@@ -31,7 +31,6 @@ from siyu.analytics.periods import (
 )
 from siyu.analytics.selectors import (
     ATTRIBUTION_WINDOWS,
-    RETENTION_DAYS,
     ChannelChoice,
     Grain,
     channel_quality,
@@ -46,7 +45,7 @@ from siyu.analytics.selectors import (
 from siyu.analytics.services import SPEND_PERMISSION, channel_spend_delete, channel_spend_set
 from siyu.analytics.templatetags.analytics_format import yuan
 from siyu.contacts.models import Channel
-from siyu.contacts.reporting import report_channels
+from siyu.contacts.reporting import RETENTION_DAYS, report_channels
 from siyu.core.errors import DomainError, NotFound, ValidationError
 from siyu.core.ids import uuid_or_none
 from siyu.core.time import today

@@ -140,6 +140,12 @@ class Contact(TenantModel):
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True)
+    # Came back after acquisition: any event in days 1–30, 31–60 and 61–90 after `created_at`
+    # (`contacts.reporting.retention_window`). Kept by the event processor, so that channel retention
+    # is a conditional count instead of a probe of every contact's events.
+    retained_30 = models.BooleanField(default=False)
+    retained_60 = models.BooleanField(default=False)
+    retained_90 = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-id"]

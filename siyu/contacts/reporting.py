@@ -13,7 +13,7 @@ Definitions (docs/analytics.md):
   history starts with the move to its first stage at creation.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -24,6 +24,31 @@ from django.db.models.functions import TruncMonth
 from siyu.contacts.models import STAGE_ORDER, Channel, Contact, Stage, StageChange
 
 CONVERTED_STAGE = Stage.CUSTOMER
+RETENTION_DAYS = (30, 60, 90)
+RETENTION_WINDOW_DAYS = 30
+DAY = timedelta(days=1)
+
+
+def retention_window(days: int) -> tuple[timedelta, timedelta]:
+    """The N-day window: days N-29 … N after acquisition (day 0 is the first 24 hours), half-open."""
+    return (days - RETENTION_WINDOW_DAYS + 1) * DAY, (days + 1) * DAY
+
+
+def retained_field(days: int) -> str:
+    """The contact's flag for activity in the N-day window (`Contact.retained_30` …)."""
+    return f"retained_{days}"
+
+
+def retention_hits(created_at: datetime, moments: Iterable[datetime]) -> set[str]:
+    """The retention flags that activity at these moments sets for a contact created at `created_at`."""
+    hits = set()
+    for moment in moments:
+        offset = moment - created_at
+        for days in RETENTION_DAYS:
+            start, end = retention_window(days)
+            if start <= offset < end:
+                hits.add(retained_field(days))
+    return hits
 
 
 def stages_from(stage: Stage) -> list[str]:

@@ -7,9 +7,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
-
 from siyu.contacts.models import Channel, Contact, Stage, StageChange
+from siyu.contacts.services.tracked import contacts_seen
 from siyu.segments.models import MembershipChange, MembershipChangeKind, Segment, SegmentDay, SegmentMember
 from siyu.tracking.models import Content, ContentKind, ContentViewer, Event, Purchase, Source
 from tests.factories import ChannelFactory, ContactFactory
@@ -59,10 +58,9 @@ def contact(
 
 
 def event(who: Contact, at: datetime, *, via: Source, name: str = "Product Viewed") -> Event:
-    """An event of the contact; like the processor, it moves the contact's `last_seen_at` forward."""
-    Contact.objects.filter(Q(id=who.id), Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=at)).update(
-        last_seen_at=at
-    )
+    """An event of the contact; like the processor, it moves the contact's `last_seen_at` forward and
+    sets the retention flags it falls in."""
+    contacts_seen(moments={who.id: [at]})
     return Event.objects.create(
         source=via,
         message_id=f"a-{next(_numbers)}",

@@ -408,3 +408,39 @@ def test_a_page_views_engagement_reports_read_as_one_line(workspace):
         ("page", "秋冬护肤指南", None),
     ]
     assert len(recent_events()) == 2
+
+
+def _retained(contact_id) -> tuple[bool, bool, bool]:
+    return Contact.objects.values_list("retained_30", "retained_60", "retained_90").get(id=contact_id)
+
+
+def test_activity_after_acquisition_sets_the_retention_flags(workspace, other_workspace):
+    source = make_source()
+    send_and_process(source, [page("anon-r", userId="r1")])
+    contact_id = Identity.objects.get(value="r1").contact_id
+    Contact.objects.filter(id=contact_id).update(created_at=ago(days=50))
+    assert _retained(contact_id) == (False, False, False)
+    # Day 0.5 after acquisition counts for no window; day 10 for the 30-day one; day 45 for the 60-day one.
+    send_and_process(source, [message(userId="r1", timestamp=iso(ago(days=49.5)))])
+    assert _retained(contact_id) == (False, False, False)
+    send_and_process(
+        source,
+        [message(userId="r1", timestamp=iso(ago(days=40))), message(userId="r1", timestamp=iso(ago(days=5)))],
+    )
+    assert _retained(contact_id) == (True, True, False)
+    with workspace_scope(other_workspace.id):
+        assert not Contact.objects.filter(retained_30=True).exists()
+
+
+def test_a_merge_works_the_flags_out_again_from_the_combined_history(workspace, admin_actor):
+    source = make_source()
+    send_and_process(source, [page("anon-s", userId="s1"), page("anon-t", userId="t1")])
+    older = Identity.objects.get(value="s1").contact
+    Contact.objects.filter(id=older.id).update(created_at=ago(days=100))
+    older.refresh_from_db()
+    # Activity 85 days ago: before the newer contact existed, but day 15 of the older one's life.
+    send_and_process(source, [message(userId="t1", timestamp=iso(ago(days=85)))])
+    newer = Identity.objects.get(value="t1").contact
+    assert _retained(newer.id) == (False, False, False)
+    contact_merge(actor=admin_actor, survivor=newer, other=older)
+    assert _retained(newer.id) == (True, False, False)

@@ -20,6 +20,7 @@ from siyu.contacts.models import (
     TimelineEntry,
     TimelineKind,
 )
+from siyu.contacts.reporting import RETENTION_DAYS, retained_field, retention_hits
 from siyu.contacts.services.contacts import _display, contact_set_field, contacts_changed, contacts_created
 from siyu.contacts.services.values import ContactLookups, contact_values_clean
 from siyu.core.db import rows_update, rows_write
@@ -217,22 +218,45 @@ def contact_traits_apply(*, contact_id: UUID, values: Mapping[str, Any]) -> dict
     return changed
 
 
-def contacts_seen(*, last_seen: Mapping[UUID, datetime]) -> None:
-    """Move each contact's `last_seen_at` forward, never back, in one set-based update."""
-    if not last_seen:
+def contacts_seen(*, moments: Mapping[UUID, Sequence[datetime]]) -> None:
+    """Contacts were active at these moments: move each one's `last_seen_at` forward (never back) and
+    set the retention flags the moments fall in (`retention_hits`), in one set-based update."""
+    if not moments:
         return
-    current: dict[UUID, datetime | None] = dict(
-        Contact.objects.filter(id__in=list(last_seen)).values_list("id", "last_seen_at")
+    retained = [retained_field(days) for days in RETENTION_DAYS]
+    current = Contact.objects.filter(id__in=list(moments)).values(
+        "id", "created_at", "last_seen_at", *retained
     )
-    moved: list[dict[str, Any]] = []
-    for contact_id, moment in last_seen.items():
-        if contact_id not in current:
+    changed: list[dict[str, Any]] = []
+    moved: list[UUID] = []
+    for row in current:
+        seen = moments[row["id"]]
+        latest = max(seen)
+        hits = {name for name in retention_hits(row["created_at"], seen) if not row[name]}
+        forward = row["last_seen_at"] is None or row["last_seen_at"] < latest
+        if not (forward or hits):
             continue
-        known = current[contact_id]
-        if known is None or known < moment:
-            moved.append({"id": contact_id, "last_seen_at": moment})
-    rows_update(Contact, moved, key=["id"], fields=["last_seen_at"])
-    contacts_changed([row["id"] for row in moved], "field:last_seen_at")
+        if forward:
+            row["last_seen_at"] = latest
+            moved.append(row["id"])
+        changed.append({**row, **dict.fromkeys(hits, True)})
+    rows_update(Contact, changed, key=["id"], fields=["last_seen_at", *retained])
+    contacts_changed(moved, "field:last_seen_at")
+
+
+def contacts_retention_set(*, flags: Mapping[UUID, Mapping[str, bool]]) -> None:
+    """Store retention flags worked out again from a contact's whole history (after a merge or a new
+    creation time): {contact id: {"retained_30": …, "retained_60": …, "retained_90": …}}."""
+    retained = [retained_field(days) for days in RETENTION_DAYS]
+    rows_update(
+        Contact,
+        [
+            {"id": contact_id, **{name: values[name] for name in retained}}
+            for contact_id, values in flags.items()
+        ],
+        key=["id"],
+        fields=retained,
+    )
 
 
 def contacts_channel_fill(*, channels: Mapping[UUID, UUID]) -> None:

@@ -239,7 +239,11 @@ def _contact_rows(sql: _Sql, contacts: Sequence[Contact]) -> tuple[list[str], li
             prepare[f.attname] = sql.date
         elif f.get_internal_type() == "DateTimeField":
             prepare[f.attname] = _moment_preparer(f, sql.connection)
-        elif f.get_internal_type() not in ("CharField", "TextField"):
+        elif f.get_internal_type() not in (
+            "CharField",
+            "TextField",
+            "BooleanField",
+        ):  # drivers take these as they are
             raise ValueError(f"Contact.{f.name}: no fast preparation for {f.get_internal_type()}")
     converted = [(i, prepare[c]) for i, c in enumerate(columns) if c in prepare]
     rows = []

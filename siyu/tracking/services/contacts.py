@@ -1,12 +1,17 @@
 """Keeping a contact's events, purchases and counters with the contact when it is merged or deleted."""
 
+from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import F
+from django.db.models import F, OuterRef
 
 from siyu.contacts.events import ContactDeleted, ContactsMerged
+from siyu.contacts.reporting import RETENTION_DAYS, retained_field, retention_window
+from siyu.contacts.selectors import contact_rows
+from siyu.contacts.services.tracked import contacts_retention_set
 from siyu.tracking.models import ContactActivity, ContentViewer, Event, Notification
+from siyu.tracking.selectors.reporting import event_in_window
 from siyu.tracking.services.purchases import purchases_delete, purchases_move
 
 
@@ -14,10 +19,30 @@ def contact_events_move(event: ContactsMerged) -> None:
     """The merged-away contact's events, purchases, counters, reading and radar alerts now belong to the
     survivor. Each purchase was counted once, by the contact that had it, so the counters add up."""
     Event.objects.filter(contact_id=event.merged_id).update(contact_id=event.survivor_id)
+    contacts_retention_recount([event.survivor_id])
     purchases_move(survivor_id=event.survivor_id, merged_id=event.merged_id)
     Notification.objects.filter(contact_id=event.merged_id).update(contact_id=event.survivor_id)
     _activity_fold(survivor_id=event.survivor_id, merged_id=event.merged_id)
     _viewers_fold(survivor_id=event.survivor_id, merged_id=event.merged_id)
+
+
+def contacts_retention_recount(contact_ids: Iterable[UUID]) -> None:
+    """Work the contacts' retention flags out again from their stored events, after their creation
+    time moved or a merge brought them another contact's events. (Activity older than the workspace
+    keeps events no longer counts then.)"""
+    windows = {}
+    for days in RETENTION_DAYS:
+        start, end = retention_window(days)
+        windows[f"came_back_{days}"] = event_in_window(
+            contact_id=OuterRef("pk"), start=OuterRef("created_at") + start, end=OuterRef("created_at") + end
+        )
+    rows = contact_rows().filter(id__in=list(contact_ids)).annotate(**windows).values("id", *windows)
+    contacts_retention_set(
+        flags={
+            row["id"]: {retained_field(days): row[f"came_back_{days}"] for days in RETENTION_DAYS}
+            for row in rows
+        }
+    )
 
 
 def contact_events_delete(event: ContactDeleted) -> None:

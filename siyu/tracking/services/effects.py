@@ -217,7 +217,10 @@ def effects_apply(data: EffectInput) -> None:
             and a.contact_id not in new_visitors
         }
     )
-    contacts_seen(last_seen={a.contact_id: a.values["last_seen_at"] for a in activities})
+    moments: dict[UUID, list[datetime]] = defaultdict(list)
+    for event in events:
+        moments[event["contactId"]].append(event["timestamp"])
+    contacts_seen(moments=moments)
     _minutes_count(events)
     _radar_notify(events, settings=settings)
 

@@ -65,6 +65,7 @@ from siyu.tracking.ingest.spec import NEWEST_ALLOWED, OLDEST_ALLOWED, Received
 from siyu.tracking.ingest.store import events_accept
 from siyu.tracking.models import OrderImportJob, Source, SourceKind
 from siyu.tracking.selectors.purchases import purchase_owners
+from siyu.tracking.services.contacts import contacts_retention_recount
 from siyu.tracking.services.purchases import (
     MAX_ITEM_TEXT,
     MAX_ITEMS,
@@ -810,6 +811,7 @@ def _acquisition_times_set(
             output_field=DateTimeField(),
         )
         Contact.objects.filter(id__in=chunk).update(created_at=Least(F("created_at"), acquired_at))
+    contacts_retention_recount(moves)
     contacts_changed(moves, "field:created_at")
 
 
