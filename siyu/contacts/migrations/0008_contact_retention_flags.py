@@ -24,6 +24,8 @@ def flags_from_events(apps: Any, schema_editor: Any) -> None:
             )
         )
     contact.objects.filter(last_seen_at__gte=F("created_at") + DAY).update(**flags)
+    # SQLite rebuilt the table to add the columns, which dropped its planner statistics.
+    schema_editor.execute("ANALYZE contacts_contact")
 
 
 class Migration(migrations.Migration):

@@ -71,6 +71,7 @@ from siyu.segments.services.membership import IN_CHUNK, changes_apply, day_recor
 log = logging.getLogger(__name__)
 
 EVERYTHING = "contact:new"  # a key every dynamic segment depends on (new or merged contacts)
+TARGET_TABLE = "segment_build_target"
 DIFFERENCE_TABLE = "segment_build_difference"
 MOMENTS_TABLE = "segment_build_moments"
 DUE_TABLE = "segment_build_due"
@@ -196,6 +197,24 @@ def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segmen
             [exited, workspace, segment_id],
         )
         return 0, removed
+    if connection.vendor == "sqlite":
+        # SQLite runs that full join as nested loops over the members: the selected contacts go into a
+        # keyed table instead, compared twice by key.
+        _temporary_table(TARGET_TABLE, f"contact_id {_uuid_type()} NOT NULL PRIMARY KEY")
+        _execute(f"INSERT INTO {TARGET_TABLE} (contact_id) {select}", params)
+        added = _execute(
+            f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT t.contact_id, %s FROM {TARGET_TABLE} t "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {members} m WHERE m.workspace_id = %s AND m.segment_id = %s "
+            "AND m.contact_id = t.contact_id)",
+            [entered, workspace, segment_id],
+        )
+        removed = _execute(
+            f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT m.contact_id, %s FROM ({current}) m "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {TARGET_TABLE} t WHERE t.contact_id = m.contact_id)",
+            [exited, workspace, segment_id],
+        )
+        _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
+        return added, removed
     _execute(
         f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) "
         "SELECT COALESCE(t.id, m.contact_id), CASE WHEN m.contact_id IS NULL THEN %s ELSE %s END "
@@ -330,7 +349,7 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
     count = _execute(
         f"INSERT INTO {DUE_TABLE} (contact_id, due_at) SELECT m.contact_id, MIN(m.due_at) FROM {MOMENTS_TABLE} m "
         f"WHERE m.due_at > %s AND (m.who = %s OR (m.who = %s AND {is_member}) OR (m.who = %s AND NOT {is_member})) "
-        f"AND m.contact_id IN (SELECT c.id FROM {contacts} c WHERE c.workspace_id = %s) "
+        f"AND EXISTS (SELECT 1 FROM {contacts} c WHERE c.id = m.contact_id AND c.workspace_id = %s) "
         "GROUP BY m.contact_id",
         [
             prepared(Recheck, "due_at", compiled.clock.now),
