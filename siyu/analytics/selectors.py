@@ -313,10 +313,12 @@ def channel_quality(
         figures[f"eligible_{days}"] = Count("id", filter=old_enough)
         figures[f"active_{days}"] = Count("id", filter=old_enough & Q(**{retained_field(days): True}))
     with reporting_reads():
-        grouped = list(by_channel_and_month(cohort).annotate(**figures))
+        grouped = list(by_channel_and_month(cohort, months=period.months()).annotate(**figures))
         purchases = purchase_totals_by(contacts=cohort, key="channel_id")
         moved_back = _monthly(
-            by_channel_and_month(moved_back_from(CONVERTED_STAGE, contacts=cohort)).annotate(n=Count("id")),
+            by_channel_and_month(
+                moved_back_from(CONVERTED_STAGE, contacts=cohort), months=period.months()
+            ).annotate(n=Count("id")),
             "n",
         )
         channels = {c.id: c for c in report_channels()}
@@ -834,7 +836,9 @@ def spend_overview(*, actor: Actor, months: Sequence[date]) -> tuple[list[Channe
     span = Period(start=months[-1], end=month_after(months[0]) - DAY)
     entries = {(row.channel_id, row.month): row for row in channel_spend_list(actor=actor, since=span.start)}
     cohort = _cohort(span, ChannelChoice(include_no_channel=False))
-    new_by_month = _monthly(by_channel_and_month(cohort).annotate(contacts=Count("id")), "contacts")
+    new_by_month = _monthly(
+        by_channel_and_month(cohort, months=span.months()).annotate(contacts=Count("id")), "contacts"
+    )
     with_entries = {channel_id for channel_id, _month in entries}
     channels = [c for c in report_channels() if c.is_active or c.id in with_entries]
     rows = []

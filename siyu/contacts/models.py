@@ -154,6 +154,19 @@ class Contact(TenantModel):
             models.Index(fields=["workspace", "owner", "-id"], name="contact_ws_owner"),
             models.Index(fields=["workspace", "stage", "-id"], name="contact_ws_stage"),
             models.Index(fields=["workspace", "channel", "-id"], name="contact_ws_channel"),
+            # Channel reports read the contacts acquired in a period from this index alone.
+            models.Index(
+                fields=[
+                    "workspace",
+                    "created_at",
+                    "channel",
+                    "stage",
+                    "retained_30",
+                    "retained_60",
+                    "retained_90",
+                ],
+                name="contact_ws_acquired",
+            ),
             models.Index(
                 fields=["workspace", "phone_reversed"], name="contact_ws_phone_rev", opclasses=PREFIX_SEARCH
             ),

@@ -14,12 +14,24 @@ Definitions (docs/analytics.md):
 """
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.db.models import DateTimeField, Exists, Expression, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import TruncMonth
+from django.db.models import (
+    Case,
+    DateField,
+    DateTimeField,
+    Expression,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.utils import timezone
 
 from siyu.contacts.models import STAGE_ORDER, Channel, Contact, Stage, StageChange
 
@@ -98,7 +110,8 @@ def moved_back_from(stage: Stage, *, contacts: QuerySet[Contact]) -> QuerySet[Co
     Kept apart so the database can answer it as one semi-join of the stage history instead of a
     probe per contact; moved-back contacts are few.
     """
-    return contacts.exclude(stage_at_least_q(stage)).filter(Exists(stage_history(stage)))
+    reached = StageChange.objects.filter(to_stage__in=stages_from(stage)).values("contact_id")
+    return contacts.exclude(stage_at_least_q(stage)).filter(id__in=reached)
 
 
 def stage_history(stage: Stage, *, contact: Expression | OuterRef | None = None) -> QuerySet[StageChange]:
@@ -122,7 +135,21 @@ def seen_since_q(offset: timedelta) -> Q:
     return Q(last_seen_at__gte=F("created_at") + offset)
 
 
-def by_channel_and_month(contacts: QuerySet[Contact]) -> QuerySet[Any, Any]:
-    """The contacts grouped by acquisition channel and month (in the current time zone): a values
-    queryset of `channel_id, month` for the caller to annotate with its counts."""
-    return contacts.annotate(month=TruncMonth("created_at")).values("channel_id", "month").order_by()
+def by_channel_and_month(contacts: QuerySet[Contact], *, months: Sequence[date]) -> QuerySet[Any, Any]:
+    """The contacts, acquired within `months` (first days of calendar months in the current time
+    zone), grouped by acquisition channel and month: a values queryset of `channel_id, month` (a
+    date) for the caller to annotate with its counts.
+
+    The month is a CASE over the months' local boundaries — plain comparisons — rather than a
+    truncation in the local time zone, which SQLite runs as a Python function call per contact.
+    """
+    boundaries = []
+    for month in sorted(months):
+        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        boundaries.append(When(created_at__lt=_local_midnight(following), then=Value(month)))
+    month_of = Case(*boundaries, default=Value(None), output_field=DateField())
+    return contacts.annotate(month=month_of).values("channel_id", "month").order_by()
+
+
+def _local_midnight(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
