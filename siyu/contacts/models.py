@@ -385,7 +385,11 @@ class StageChange(TenantModel):
 
     class Meta:
         ordering = ["changed_at"]
-        indexes = [models.Index(fields=["workspace", "contact", "changed_at"], name="stagechange_ws_contact")]
+        indexes = [
+            models.Index(fields=["workspace", "contact", "changed_at"], name="stagechange_ws_contact"),
+            # "Who ever reached customer" (reports): the moves to a stage, read from the index alone.
+            models.Index(fields=["workspace", "to_stage", "contact"], name="stagechange_ws_to_stage"),
+        ]
 
 
 class SavedView(TenantModel):
