@@ -21,7 +21,7 @@ from uuid import UUID
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import Min, Q, QuerySet
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from siyu.contacts.models import Contact
@@ -385,12 +385,14 @@ def _rechecks_replace(compiled: Compiled, *, contact_ids: Sequence[UUID]) -> int
     Recheck.objects.filter(segment=segment, contact_id__in=uuid_list(contact_ids)).delete()
     due: dict[UUID, datetime] = {}
     now = compiled.clock.now
-    members = SegmentMember.objects.filter(segment_id=segment.id).values("contact_id")
     for rows, column, who in _recheck_sources(compiled, contact_ids):
+        # EXISTS, not IN: PostgreSQL plans NOT IN (all of a large segment's members) as a filter on a
+        # scan of the whole table instead of probing it for the few contacts (150 ms a chunk at 1M).
+        member = Exists(SegmentMember.objects.filter(segment_id=segment.id, contact_id=OuterRef(column)))
         if who == WHO_MEMBERS:
-            rows = rows.filter(**{f"{column}__in": members})
+            rows = rows.filter(member)
         elif who == WHO_OTHERS:
-            rows = rows.exclude(**{f"{column}__in": members})
+            rows = rows.filter(~member)
         for contact_id, moment in rows:
             if moment > now and (contact_id not in due or moment < due[contact_id]):
                 due[contact_id] = moment
