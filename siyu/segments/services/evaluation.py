@@ -133,6 +133,22 @@ def _temporary_table(name: str, columns: str) -> None:
     _execute(f"CREATE TEMPORARY TABLE {name} ({columns}){suffix}")
 
 
+def _rows_insert(table: str, columns: str, lead: Any, rows: QuerySet[Any]) -> None:
+    """INSERT INTO table (columns) the constant `lead` followed by each row of the queryset; nothing
+    when the queryset can match nobody."""
+    try:
+        select, params = rows.query.sql_with_params()
+    except EmptyResultSet:
+        return
+    _execute(f"INSERT INTO {table} ({columns}) SELECT %s, s.* FROM ({select}) s", [lead, *params])
+
+
+def _statistics_refresh(table: str) -> None:
+    """PostgreSQL plans the statements that read a fresh temporary table on real numbers."""
+    if connection.vendor == "postgresql":
+        _execute(f"ANALYZE {table}")
+
+
 def _uuid_type() -> str:
     return "uuid" if connection.vendor == "postgresql" else "char(32)"
 
@@ -169,16 +185,8 @@ def _measures_fill(compiled: Compiled) -> Compiled:
             .values("contact_id")
             .annotate(measure=event_measure(condition), oldest=Min("timestamp"))
         )
-        try:
-            select, params = rows.query.sql_with_params()
-        except EmptyResultSet:
-            continue
-        _execute(
-            f"INSERT INTO {table} (condition, contact_id, measure, oldest) SELECT %s, s.* FROM ({select}) s",
-            [number, *params],
-        )
-    if connection.vendor == "postgresql":
-        _execute(f"ANALYZE {table}")
+        _rows_insert(table, "condition, contact_id, measure, oldest", number, rows)
+    _statistics_refresh(table)
     return replace(compiled, clock=replace(compiled.clock, measured=conditions))
 
 
@@ -327,16 +335,8 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
         f"contact_id {_uuid_type()} NOT NULL, due_at {_datetime_type()} NOT NULL, who varchar(8) NOT NULL",
     )
     for rows, _column, who in sources:
-        try:
-            select, params = rows.query.sql_with_params()
-        except EmptyResultSet:
-            continue
-        _execute(
-            f"INSERT INTO {MOMENTS_TABLE} (who, contact_id, due_at) SELECT %s, s.* FROM ({select}) s",
-            [who, *params],
-        )
-    if connection.vendor == "postgresql":
-        _execute(f"ANALYZE {MOMENTS_TABLE}")
+        _rows_insert(MOMENTS_TABLE, "who, contact_id, due_at", who, rows)
+    _statistics_refresh(MOMENTS_TABLE)
     key = " PRIMARY KEY" if connection.vendor == "sqlite" else ""
     _temporary_table(DUE_TABLE, f"contact_id {_uuid_type()}{key}, due_at {_datetime_type()} NOT NULL")
     contacts = connection.ops.quote_name(Contact._meta.db_table)
