@@ -337,7 +337,6 @@ def test_series_by_day_and_by_month(workspace, admin_actor):
 # --- the orders page ------------------------------------------------------------------------------
 
 
-@pytest.mark.urls("tests.tracking.orders_urls")
 def test_the_orders_page_lists_filters_charts_and_exports(workspace, admin, rep):
     store = ChannelFactory(name="门店", code="store")
     zhang = ContactFactory(name="张三", owner=rep)
@@ -388,7 +387,6 @@ def test_the_orders_page_lists_filters_charts_and_exports(workspace, admin, rep)
     assert 'href="/orders/import/"' not in rep_page.content.decode()
 
 
-@pytest.mark.urls("tests.tracking.orders_urls")
 def test_more_rows_arrive_by_htmx_and_other_workspaces_see_none(workspace, admin, other_workspace):
     contact = ContactFactory(name="张三")
     base = datetime(2026, 3, 1, 10, 0, tzinfo=SHANGHAI)

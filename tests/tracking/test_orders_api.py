@@ -21,7 +21,7 @@ from tests.factories import ChannelFactory, ContactFactory
 from tests.tracking.events import process_all
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the test settings' TIME_ZONE
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.tracking.orders_urls")]
+pytestmark = pytest.mark.django_db
 
 PHONE = "+8613800001234"
 

@@ -39,7 +39,7 @@ from tests.conftest import client_for
 from tests.factories import ChannelFactory, ContactFactory, MemberFactory
 from tests.tracking.events import process_all
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.tracking.orders_urls")]
+pytestmark = pytest.mark.django_db
 
 HEADER = ["订单号", "手机号", "客户姓名", "下单时间", "金额", "商品", "渠道"]
 PHONE = "+8613800001234"
