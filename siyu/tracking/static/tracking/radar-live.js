@@ -9,8 +9,7 @@
   var REFRESH_MS = 5000;
 
   function mount(name) {
-    var el = root.querySelector('[data-chart="' + name + '"]');
-    return el ? window.echarts.init(el, null, { renderer: "svg" }) : null;
+    return window.Siyu.chart.mount(root.querySelector('[data-chart="' + name + '"]'));
   }
   var sourcesChart = mount("live-sources");
   var typesChart = mount("live-types");
@@ -86,9 +85,6 @@
   }
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") { refresh(); }
-  });
-  window.addEventListener("resize", function () {
-    [sourcesChart, typesChart].forEach(function (c) { if (c) { c.resize(); } });
   });
   refresh();
 })();
