@@ -11,6 +11,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models.functions import Least
+
 from siyu.contacts.models import (
     Contact,
     Identity,
@@ -242,6 +245,23 @@ def contacts_seen(*, moments: Mapping[UUID, Sequence[datetime]]) -> None:
         changed.append({**row, **dict.fromkeys(hits, True)})
     rows_update(Contact, changed, key=["id"], fields=["last_seen_at", *retained])
     contacts_changed(moved, "field:last_seen_at")
+
+
+ACQUISITION_CHUNK = 300  # contacts dated back per UPDATE (two parameters each)
+
+
+def contacts_acquired_earlier(*, moves: Mapping[UUID, datetime]) -> None:
+    """Date contacts' creation back to an earlier moment ({id: when}; e.g. a customer created by an
+    order import, to its earliest order). A creation time only ever moves earlier."""
+    pending = list(moves.items())
+    for start in range(0, len(pending), ACQUISITION_CHUNK):
+        chunk = dict(pending[start : start + ACQUISITION_CHUNK])
+        acquired_at = Case(
+            *(When(id=contact_id, then=Value(at)) for contact_id, at in chunk.items()),
+            output_field=DateTimeField(),
+        )
+        Contact.objects.filter(id__in=chunk).update(created_at=Least(F("created_at"), acquired_at))
+    contacts_changed(moves, "field:created_at")
 
 
 def contacts_retention_set(*, flags: Mapping[UUID, Mapping[str, bool]]) -> None:

@@ -32,17 +32,14 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, DateTimeField, F, Value, When
-from django.db.models.functions import Least
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from siyu.contacts.cleaning import clean_email, clean_phone, clean_text
-from siyu.contacts.models import Channel, Contact, IdentityType, JobStatus, Stage
+from siyu.contacts.models import Channel, IdentityType, JobStatus, Stage
 from siyu.contacts.selectors import contacts_known_identities, identity_owners
-from siyu.contacts.services.contacts import contacts_changed
-from siyu.contacts.services.tracked import IdentityKey, identities_link
+from siyu.contacts.services.tracked import IdentityKey, contacts_acquired_earlier, identities_link
 from siyu.contacts.services.upsert import UpsertKey, contact_statistics_refresh, contacts_upsert
 from siyu.contacts.services.values import ContactLookups, clean_identity
 from siyu.contacts.spreadsheets import (
@@ -81,7 +78,6 @@ logger = logging.getLogger(__name__)
 MAX_ORDERS = 1000  # per API call, and per batch of a file import
 MAX_ROWS = 1_000_000
 PREVIEW_ROWS = 20
-ACQUISITION_CHUNK = 300  # customers dated back per UPDATE (two parameters each)
 CONTACT_HANDLE_PREFIX = "siyu-contact-"
 MESSAGE_ID_PREFIX = "order:"
 CURRENCY = "CNY"
@@ -803,16 +799,8 @@ def _acquisition_times_set(
     if not moves:
         return
     acquired.update(moves)
-    pending = list(moves.items())
-    for start in range(0, len(pending), ACQUISITION_CHUNK):
-        chunk = dict(pending[start : start + ACQUISITION_CHUNK])
-        acquired_at = Case(
-            *(When(id=contact_id, then=Value(at)) for contact_id, at in chunk.items()),
-            output_field=DateTimeField(),
-        )
-        Contact.objects.filter(id__in=chunk).update(created_at=Least(F("created_at"), acquired_at))
+    contacts_acquired_earlier(moves=moves)
     contacts_retention_recount(moves)
-    contacts_changed(moves, "field:created_at")
 
 
 # --- the file import: upload -------------------------------------------------------------------------
