@@ -6,13 +6,12 @@ time zone, so "the last 30 days" means the same contacts on every page and in th
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.core.errors import ValidationError
-from siyu.core.time import today
+from siyu.core.time import day_start, month_after, today
 
 PRESETS = (30, 90, 180, 365)
 DEFAULT_PRESET = 180
@@ -31,12 +30,12 @@ class Period:
 
     @property
     def since(self) -> datetime:
-        return _local_midnight(self.start)
+        return day_start(self.start)
 
     @property
     def until(self) -> datetime:
         """The moment after the last day: the exclusive upper bound."""
-        return _local_midnight(self.end + timedelta(days=1))
+        return day_start(self.end + timedelta(days=1))
 
     def months(self) -> list[date]:
         """First days of the calendar months the period touches, oldest first."""
@@ -52,14 +51,6 @@ class Period:
         first = max(self.start, month)
         last = min(self.end, month_after(month) - timedelta(days=1))
         return max(0, (last - first).days + 1)
-
-
-def _local_midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
-def month_after(month: date) -> date:
-    return date(month.year + 1, 1, 1) if month.month == 12 else date(month.year, month.month + 1, 1)
 
 
 def month_length(month: date) -> int:

@@ -26,7 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.analytics.models import ChannelSpend
-from siyu.analytics.periods import Period, month_after, month_length
+from siyu.analytics.periods import Period, month_length
 from siyu.analytics.stats import ALL, Rate, medians_by, ratio
 from siyu.contacts.models import STAGE_ORDER, Channel, Contact, CostUnit, Stage
 from siyu.contacts.reporting import (
@@ -45,7 +45,7 @@ from siyu.contacts.reporting import (
 )
 from siyu.core.db import heavy_statements_settings
 from siyu.core.errors import NotFound
-from siyu.core.time import now
+from siyu.core.time import month_after, now
 from siyu.segments.models import Segment
 from siyu.segments.selectors.stats import (
     DayFigure,

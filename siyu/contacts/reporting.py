@@ -14,7 +14,7 @@ Definitions (docs/analytics.md):
 """
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -31,9 +31,9 @@ from django.db.models import (
     Value,
     When,
 )
-from django.utils import timezone
 
 from siyu.contacts.models import STAGE_ORDER, Channel, Contact, Stage, StageChange
+from siyu.core.time import day_start, month_after
 
 CONVERTED_STAGE = Stage.CUSTOMER
 RETENTION_DAYS = (30, 60, 90)
@@ -143,13 +143,6 @@ def by_channel_and_month(contacts: QuerySet[Contact], *, months: Sequence[date])
     The month is a CASE over the months' local boundaries — plain comparisons — rather than a
     truncation in the local time zone, which SQLite runs as a Python function call per contact.
     """
-    boundaries = []
-    for month in sorted(months):
-        following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-        boundaries.append(When(created_at__lt=_local_midnight(following), then=Value(month)))
+    boundaries = [When(created_at__lt=day_start(month_after(m)), then=Value(m)) for m in sorted(months)]
     month_of = Case(*boundaries, default=Value(None), output_field=DateField())
     return contacts.annotate(month=month_of).values("channel_id", "month").order_by()
-
-
-def _local_midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))

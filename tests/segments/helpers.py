@@ -29,3 +29,16 @@ def deliver(source: Source, messages: list[dict[str, Any]]) -> None:
 
 def rule(root: dict[str, Any]) -> dict[str, Any]:
     return {"version": 1, "root": root}
+
+
+def article_reads(*, at_least: int = 1) -> dict[str, Any]:
+    """The condition "at least N Article Read events in the last 7 days"."""
+    return {
+        "kind": "event",
+        "type": "track",
+        "name": "Article Read",
+        "window": {"last": 7, "unit": "days"},
+        "aggregate": "count",
+        "op": "gte",
+        "value": at_least,
+    }

@@ -18,7 +18,7 @@ from siyu.segments.services.maintenance import segments_maintain
 from siyu.segments.services.segments import segment_create
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import Workspace
-from tests.segments.helpers import deliver, members, rule, track
+from tests.segments.helpers import article_reads, deliver, members, rule, track
 from tests.tracking.events import make_source
 
 
@@ -77,17 +77,7 @@ def test_event_window_enters_on_events_and_leaves_when_the_clock_passes(admin_ac
     segment = segment_create(
         actor=admin_actor,
         name="近7天读过2篇",
-        rules=rule(
-            {
-                "kind": "event",
-                "type": "track",
-                "name": "Article Read",
-                "window": {"last": 7, "unit": "days"},
-                "aggregate": "count",
-                "op": "gte",
-                "value": 2,
-            }
-        ),
+        rules=rule(article_reads(at_least=2)),
         build_now=True,
     )
     now = datetime.now(UTC)
@@ -117,15 +107,7 @@ def test_rechecks_go_to_whoever_time_can_move(admin_actor: Actor) -> None:
     )
     now = datetime.now(UTC)
     deliver(source, [track("u-1", "Article Read", now - timedelta(days=3))])
-    reads = {
-        "kind": "event",
-        "type": "track",
-        "name": "Article Read",
-        "window": {"last": 7, "unit": "days"},
-        "aggregate": "count",
-        "op": "gte",
-        "value": 1,
-    }
+    reads = article_reads()
     quiet = segment_create(actor=admin_actor, name="近7天没读", rules=rule({"not": reads}), build_now=True)
     assert reader.id not in members(quiet)
     first = Recheck.objects.get(segment=quiet, contact=reader)
@@ -245,17 +227,7 @@ def test_a_merge_moves_membership_to_the_survivor(admin_actor: Actor) -> None:
     readers = segment_create(
         actor=admin_actor,
         name="近7天读过",
-        rules=rule(
-            {
-                "kind": "event",
-                "type": "track",
-                "name": "Article Read",
-                "window": {"last": 7, "unit": "days"},
-                "aggregate": "count",
-                "op": "gte",
-                "value": 1,
-            }
-        ),
+        rules=rule(article_reads()),
         build_now=True,
     )
     deliver(source, [track("u-9", "Article Read", datetime.now(UTC) - timedelta(hours=2))])

@@ -29,7 +29,7 @@ from siyu.segments.services.segments import segment_create
 from siyu.tenancy.roles import Role
 from siyu.tenancy.selectors import actor_for_member
 from tests.factories import MemberFactory, TeamFactory, WorkspaceFactory
-from tests.segments.helpers import deliver, members, track
+from tests.segments.helpers import article_reads, deliver, members, track
 from tests.segments.reference import Reference
 from tests.tracking.events import iso, make_source, message
 
@@ -436,15 +436,7 @@ def _neighbour() -> tuple[Any, set[Any], Segment, Segment]:
             rules={"version": RULES_VERSION, "root": {"all": []}},
             build_now=True,
         )
-        read = {
-            "kind": "event",
-            "type": "track",
-            "name": "Article Read",
-            "window": {"last": 7, "unit": "days"},
-            "aggregate": "count",
-            "op": "gte",
-            "value": 1,
-        }
+        read = article_reads()
         readers = segment_create(
             actor=actor, name="别家读者", rules={"version": RULES_VERSION, "root": read}, build_now=True
         )

@@ -9,7 +9,7 @@ whole.
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, TypeAlias
 from uuid import UUID
@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.core.errors import ValidationError
+from siyu.core.time import day_start
 
 RULES_VERSION = 1
 MAX_RULE_BYTES = 32 * 1024
@@ -766,7 +767,7 @@ def _as_moment(value: Any) -> Any:
     if isinstance(value, datetime):
         return value
     if isinstance(value, date):
-        return timezone.make_aware(datetime.combine(value, time.min))
+        return day_start(value)
     return value
 
 
@@ -776,8 +777,7 @@ def _localise(value: Any, *, end: bool = False) -> Any:
         return (_localise(value[0]), _localise(value[1], end=True))
     if isinstance(value, datetime) or not isinstance(value, date):
         return value
-    day = date.fromordinal(value.toordinal() + 1) if end else value
-    return timezone.make_aware(datetime.combine(day, time.min))
+    return day_start(date.fromordinal(value.toordinal() + 1) if end else value)
 
 
 def rule_parse(

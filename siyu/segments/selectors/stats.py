@@ -6,7 +6,7 @@ engine keeps); `MembershipChange` gives the exact entries and exits of days with
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from siyu.core.errors import NotFound
 from siyu.core.ids import uuid_or_none
+from siyu.core.time import day_start
 from siyu.segments.models import MembershipChange, MembershipChangeKind, Segment, SegmentDay, SegmentMember
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
@@ -100,7 +101,7 @@ def segment_size_series(*, segment: Segment, start: date, end: date, today: date
     last = min(end, today)
     if last < start:
         return []
-    since, until = _local_midnight(start), _local_midnight(last + timedelta(days=1))
+    since, until = day_start(start), day_start(last + timedelta(days=1))
     stored = {row.day: row for row in segment_days(segment=segment, start=start, end=last)}
     changes = {
         _local_day(row["day"]): row
@@ -122,10 +123,6 @@ def segment_size_series(*, segment: Segment, start: date, end: date, today: date
             figures.append(DayFigure(day=day, size=size, entered=change["entered"], exited=change["exited"]))
         day += timedelta(days=1)
     return figures
-
-
-def _local_midnight(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def _local_day(value: datetime | date) -> date:

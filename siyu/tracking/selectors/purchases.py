@@ -10,7 +10,7 @@ import binascii
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from siyu.contacts.selectors import channel_list, contact_scoped
 from siyu.core.errors import NotFound, ValidationError
 from siyu.core.pagination import Page
+from siyu.core.time import day_start
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import DataScope, Permission
 from siyu.tracking.models import OrderImportJob, Purchase
@@ -48,11 +49,6 @@ class PurchaseFilters:
     placed_to: date | None = None  # inclusive
     channel_ids: list[UUID] = field(default_factory=list)
     origin: str = ""  # "", "event" or "import"
-
-
-def day_start(day: date) -> datetime:
-    """Midnight at the start of a calendar day in the current time zone."""
-    return timezone.make_aware(datetime.combine(day, time.min))
 
 
 def purchase_list(*, actor: Actor, filters: PurchaseFilters | None = None) -> QuerySet[Purchase]:

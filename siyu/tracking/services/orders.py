@@ -1126,37 +1126,30 @@ def _run_batches(*, actor: Actor, job: OrderImportJob, progress: ProgressCallbac
     acquired: dict[UUID, datetime] = {}  # the customers this job created, and when they were acquired
     already = job.processed_rows  # a resumed job skips what earlier runs committed
     batch: list[tuple[int, list[Cell]]] = []
+
+    def write() -> None:
+        _write_batch(
+            actor=actor,
+            job=job,
+            columns=columns,
+            lookups=lookups,
+            seen=seen,
+            acquired=acquired,
+            batch=batch,
+            report=report,
+        )
+        batch.clear()
+        if progress:
+            progress(job)
+
     try:
         for position, row in enumerate(_data_rows(job)):
             if position < already:
                 continue
             batch.append(row)
             if len(batch) == MAX_ORDERS:
-                _write_batch(
-                    actor=actor,
-                    job=job,
-                    columns=columns,
-                    lookups=lookups,
-                    seen=seen,
-                    acquired=acquired,
-                    batch=batch,
-                    report=report,
-                )
-                batch = []
-                if progress:
-                    progress(job)
+                write()
         if batch:
-            _write_batch(
-                actor=actor,
-                job=job,
-                columns=columns,
-                lookups=lookups,
-                seen=seen,
-                acquired=acquired,
-                batch=batch,
-                report=report,
-            )
-            if progress:
-                progress(job)
+            write()
     finally:
         report.close()
