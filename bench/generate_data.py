@@ -23,7 +23,8 @@ The bulk rows are written straight into the tables, as the product itself would 
 - events over the last `--days` days (180): page views, `Article Read` (article, category, dwell
   seconds), `Page Left` (dwell and scroll, what the SDK reports), `Product Viewed` (product,
   category, price) and `Order Completed` (order_id, revenue, products) for customers and members
-  only; events per contact are skewed (log-normal weights, more for later stages), grouped into
+  only; each event's context (page, library, locale, user agent, campaign) in its own table, as
+  the processor stores it; events per contact are skewed (log-normal weights, more for later stages), grouped into
   sessions; every contact's first event carries its channel's campaign;
 - what the event processor would have written for them (siyu/tracking/services/effects.py and
   purchases.py): one ContactActivity row per contact with events (first/last seen, sessions split
@@ -578,10 +579,10 @@ EVENT_COLUMNS = (
     "anonymous_id",
     "user_id",
     "properties",
-    "context",
     "timestamp",
     "received_at",
 )
+EVENT_CONTEXT_COLUMNS = ("event_id", "workspace_id", "context")
 ACTIVITY_COLUMNS = (
     "id",
     "workspace_id",
@@ -622,7 +623,7 @@ PURCHASE_COLUMNS = (
 def check_columns() -> None:
     """The column lists above are every column of their models (a new field must be generated too)."""
     from siyu.contacts.models import Contact, ContactTag, Identity, StageChange
-    from siyu.tracking.models import ContactActivity, Event, Purchase
+    from siyu.tracking.models import ContactActivity, Event, EventContext, Purchase
 
     for model, columns in (
         (Contact, CONTACT_COLUMNS),
@@ -630,6 +631,7 @@ def check_columns() -> None:
         (ContactTag, TAG_COLUMNS),
         (StageChange, STAGE_COLUMNS),
         (Event, EVENT_COLUMNS),
+        (EventContext, EVENT_CONTEXT_COLUMNS),
         (ContactActivity, ACTIVITY_COLUMNS),
         (Purchase, PURCHASE_COLUMNS),
     ):
@@ -820,7 +822,16 @@ class Generator:
         rng = random.Random(f"{self.seed}-chunk-{start}")
         out: dict[str, list[tuple[Any, ...]]] = {
             name: []
-            for name in ("contacts", "identities", "tags", "stages", "events", "activities", "purchases")
+            for name in (
+                "contacts",
+                "identities",
+                "tags",
+                "stages",
+                "events",
+                "event_contexts",
+                "activities",
+                "purchases",
+            )
         }
         for index in range(start, stop):
             self._contact(index, rng, out)
@@ -1026,7 +1037,7 @@ class Generator:
             orders = min(sessions, 1 + int(rng.expovariate(0.8)))
         order_sessions = set(rng.sample(range(sessions), orders)) if orders else set()
 
-        events = out["events"]
+        events, contexts = out["events"], out["event_contexts"]
         first_seen = last_seen = 0.0
         retained: set[int] = set()
         sessions_counted = page_views = dwell_ms = orders_count = 0
@@ -1170,11 +1181,11 @@ class Generator:
                         anonymous_id,
                         "",
                         properties,
-                        context,
                         stamp,
                         received,
                     )
                 )
+                contexts.append((hex_id(event_int), workspace_id, context))
         out["activities"].append(
             (
                 hex_id(self.ids.at(self.ids.ms)),
@@ -1248,6 +1259,7 @@ def main() -> None:
         ("tags", "contacts_contacttag", TAG_COLUMNS),
         ("stages", "contacts_stagechange", STAGE_COLUMNS),
         ("events", "tracking_event", EVENT_COLUMNS),
+        ("event_contexts", "tracking_eventcontext", EVENT_CONTEXT_COLUMNS),
         ("activities", "tracking_contactactivity", ACTIVITY_COLUMNS),
         ("purchases", "tracking_purchase", PURCHASE_COLUMNS),
     )

@@ -3,15 +3,20 @@
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 
 from siyu.contacts.models import Contact, Identity, IdentityType, Stage, TimelineEntry, TimelineKind
 from siyu.contacts.services import contact_delete, contact_merge
+from siyu.core.ids import uuid7
 from siyu.core.tenancy import workspace_scope
+from siyu.tracking.ingest.spec import Received
+from siyu.tracking.ingest.store import events_accept
 from siyu.tracking.models import (
     ContactActivity,
     Content,
     ContentViewer,
     Event,
+    EventContext,
     EventMinute,
     InboundBatch,
     IngestWarning,
@@ -365,7 +370,42 @@ def test_merging_and_deleting_contacts_carries_their_events(workspace, admin_act
     assert ContactActivity.objects.get().page_views == 2
     contact_delete(actor=admin_actor, contact=first)
     assert not Event.objects.exists()
+    assert not EventContext.objects.exists()
     assert not ContactActivity.objects.exists()
+
+
+def test_an_events_context_is_stored_beside_it_and_only_when_there_is_one(workspace, other_workspace):
+    source = make_source()
+    send_and_process(
+        source, [page("anon-ctx", path="/pricing", title="价格页", context={"campaign": {"source": "wx"}})]
+    )
+    # A server-side sender with no address, user agent or context of its own.
+    events_accept(
+        source=source,
+        messages=[message(anonymousId="anon-ctx", messageId="bare")],
+        received=Received(at=ago()),
+    )
+    process_all()
+    viewed = Event.objects.select_related("details").get(type="page")
+    assert viewed.context["page"]["path"] == "/pricing"
+    assert viewed.context["campaign"] == {"source": "wx"}
+    assert EventContext.objects.get().event_id == viewed.id
+    assert Event.objects.get(message_id="bare").context == {}
+    with workspace_scope(other_workspace.id):
+        assert not EventContext.objects.exists()
+
+
+def test_a_context_without_its_event_is_refused(workspace):
+    send_and_process(make_source(), [page("anon-fk")])
+    event = Event.objects.get()
+    EventContext.objects.all().delete()
+    with transaction.atomic():
+        EventContext.objects.create(event_id=uuid7(), context={"page": {}})
+        with pytest.raises(IntegrityError):  # as the commit would
+            connection.check_constraints(table_names=[EventContext._meta.db_table])
+        transaction.set_rollback(True)
+    EventContext.objects.create(event=event, context={"page": {"path": "/again"}})
+    assert Event.objects.select_related("details").get().context == {"page": {"path": "/again"}}
 
 
 def test_another_workspaces_processor_output_stays_there(workspace, other_workspace):

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -60,7 +62,6 @@ class Event(TenantModel):
     anonymous_id = models.CharField(max_length=100, blank=True)
     user_id = models.CharField(max_length=200, blank=True)
     properties = models.JSONField(default=dict, blank=True)  # properties, or traits for identify/group
-    context = models.JSONField(default=dict, blank=True)
     timestamp = models.DateTimeField()  # when it happened, corrected for the device's clock skew
     received_at = models.DateTimeField()
 
@@ -77,6 +78,31 @@ class Event(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.type} {self.name}".strip()
+
+    @property
+    def context(self) -> dict[str, Any]:
+        """The stored context (page, campaign, device), or {}. Select `details` with the events shown."""
+        try:
+            context: dict[str, Any] = self.details.context
+            return context
+        except EventContext.DoesNotExist:
+            return {}
+
+
+class EventContext(TenantModel):
+    """An event's context (page, campaign, user agent, library), beside the event rather than in it.
+
+    It is more than half of an event's bytes and is read only when an event is shown, while segment
+    rules and reports scan windows of events: kept in its own table, those scans read half the pages.
+    Written with its event by the processor, only when not empty; deleted with it.
+    """
+
+    id = None  # type: ignore[assignment]
+    event = models.OneToOneField(Event, primary_key=True, on_delete=models.CASCADE, related_name="details")
+    workspace = models.ForeignKey(
+        "tenancy.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    context = models.JSONField(default=dict)
 
 
 class ContactActivity(TenantModel):

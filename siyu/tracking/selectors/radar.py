@@ -115,7 +115,7 @@ def contact_events(*, contact_id: UUID, before: str | None = None, limit: int = 
 
     A page view's engagement reports show as one line, the newest (a view split across two pages may
     show once on each)."""
-    rows = Event.objects.filter(contact_id=contact_id).order_by("-timestamp", "-id")
+    rows = Event.objects.filter(contact_id=contact_id).select_related("details").order_by("-timestamp", "-id")
     if before:
         position = _split_cursor(before)
         if position is not None:
@@ -148,7 +148,7 @@ def contact_events_cursor(*, contact_id: UUID) -> str:
 def contact_events_after(*, contact_id: UUID, cursor: str, limit: int = 100) -> tuple[list[Event], str]:
     """A contact's events that arrived after `cursor` (by received_at, id), oldest first, and the new cursor."""
     position = _split_cursor(cursor)
-    rows = Event.objects.filter(contact_id=contact_id)
+    rows = Event.objects.filter(contact_id=contact_id).select_related("details")
     if position is not None:
         moment, event_id = position
         rows = rows.filter(Q(received_at__gt=moment) | Q(received_at=moment, id__gt=event_id))
@@ -237,7 +237,7 @@ def events_per_minute(*, minutes: int = 60, source: UUID | None = None) -> LiveS
 
 def recent_events(*, limit: int = 50, source: UUID | None = None) -> list[Event]:
     """The workspace's latest arrived events, newest first, a page view's engagement reports as one."""
-    rows = Event.objects.all()
+    rows = Event.objects.select_related("details")
     if source is not None:
         rows = rows.filter(source_id=source)
     return _latest_engagement_only(list(rows.order_by("-received_at", "-id")[: limit * 4]))[:limit]

@@ -36,6 +36,7 @@ from siyu.tracking.models import (
     Content,
     ContentViewer,
     Event,
+    EventContext,
     EventMinute,
     Notification,
     NotificationKind,
@@ -171,11 +172,13 @@ def effects_apply(data: EffectInput) -> None:
     visitors_create(visitors=data.new_visitors)
     identities_link(links=data.links)
 
+    for event in events:
+        event["_id"] = uuid7()
     rows_write(
         Event,
         [
             {
-                "id": uuid7(),
+                "id": e["_id"],
                 "source_id": e["sourceId"],
                 "message_id": e["messageId"],
                 "type": e["type"],
@@ -184,13 +187,17 @@ def effects_apply(data: EffectInput) -> None:
                 "anonymous_id": e["anonymousId"],
                 "user_id": e["userId"],
                 "properties": e["properties"],
-                "context": e["context"],
                 "timestamp": e["timestamp"],
                 "received_at": e["receivedAt"],
             }
             for e in events
         ],
         conflict="ignore",
+    )
+    # A context whose event was not stored (another processor stored that messageId first) fails the
+    # foreign key at commit, and the batch is redone without it.
+    rows_write(
+        EventContext, [{"event_id": e["_id"], "context": e["context"]} for e in events if e["context"]]
     )
     # Orders: a purchase per order number, stored once however many ways the order arrives; only the
     # events whose purchase is new count in the counters below.

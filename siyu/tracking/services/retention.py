@@ -39,7 +39,8 @@ def _delete_in_chunks(queryset: QuerySet[Any]) -> int:
             ids = list(queryset.order_by().values_list("id", flat=True)[:CHUNK])
             if not ids:
                 return deleted
-            deleted += model._base_manager.filter(id__in=ids).delete()[0]
+            _total, by_model = model._base_manager.filter(id__in=ids).delete()  # with their event contexts
+            deleted += by_model.get(model._meta.label, 0)
 
 
 def tracking_prune() -> Pruned:

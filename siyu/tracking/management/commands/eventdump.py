@@ -2,7 +2,8 @@ from typing import Any
 
 import orjson
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, JSONField, Q, Sum, Value
+from django.db.models.functions import Coalesce
 
 from siyu.contacts.models import Contact, Identity
 from siyu.core.errors import DomainError
@@ -57,8 +58,9 @@ class Command(BaseCommand):
         fields = ["message_id", "type", "name", "contact_id", "anonymous_id", "user_id"]
         fields += ["timestamp", "received_at", "source_id"]
         if payloads:
-            fields += ["properties", "context"]
-        events = list(Event.objects.order_by("id").values(*fields))
+            fields += ["properties"]
+        context = {"context": Coalesce("details__context", Value({}, JSONField()))} if payloads else {}
+        events = list(Event.objects.order_by("id").values(*fields, **context))
         identities: dict[Any, list[list[str]]] = {}
         for contact_id, kind, value in Identity.objects.values_list("contact_id", "type", "value"):
             identities.setdefault(contact_id, []).append([kind, value])

@@ -1,0 +1,68 @@
+"""Schema changes that carry data: the events' contexts move to their own table and back."""
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE = [("tracking", "0003_order_import_jobs")]
+AFTER = [("tracking", "0004_event_context")]
+
+
+def _migrate(targets: list[tuple[str, str]]) -> Any:
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def _events(apps: Any, workspace: Any, contexts: dict[str, dict[str, Any]]) -> None:
+    source = apps.get_model("tracking", "Source").objects.create(
+        workspace=workspace, name=f"网站 {workspace.slug}", write_key=f"key-{workspace.slug}"
+    )
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    for message_id, context in contexts.items():
+        apps.get_model("tracking", "Event").objects.create(
+            workspace=workspace,
+            source=source,
+            message_id=message_id,
+            type="page",
+            context=context,
+            timestamp=at,
+            received_at=at,
+        )
+
+
+def test_contexts_move_beside_their_events_and_back() -> None:
+    try:
+        old = _migrate(BEFORE)
+        workspaces = old.get_model("tenancy", "Workspace").objects
+        ours, theirs = workspaces.create(name="甲", slug="jia"), workspaces.create(name="乙", slug="yi")
+        _events(old, ours, {"with": {"page": {"path": "/a"}, "ip": "1.2.3.4"}, "without": {}})
+        _events(old, theirs, {"theirs": {"page": {"path": "/b"}}})
+
+        new = _migrate(AFTER)
+        moved = new.get_model("tracking", "EventContext").objects
+        assert {(c.event.message_id, c.workspace_id): c.context for c in moved.select_related("event")} == {
+            ("with", ours.id): {"page": {"path": "/a"}, "ip": "1.2.3.4"},
+            ("theirs", theirs.id): {"page": {"path": "/b"}},
+        }
+
+        back = _migrate(BEFORE)
+        restored = back.get_model("tracking", "Event").objects
+        assert dict(restored.values_list("message_id", "context")) == {
+            "with": {"page": {"path": "/a"}, "ip": "1.2.3.4"},
+            "without": {},
+            "theirs": {"page": {"path": "/b"}},
+        }
+    finally:
+        _migrate([("tracking", _latest("tracking"))])
+
+
+def _latest(app: str) -> str:
+    executor = MigrationExecutor(connection)
+    return str(max(name for label, name in executor.loader.graph.leaf_nodes() if label == app))
