@@ -135,6 +135,8 @@ class ContactActivity(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["workspace", "contact_id"], name="contactactivity_unique_contact")
         ]
+        # Purchase recency and RFM segments read the recent buyers or the lapsed ones, not every row.
+        indexes = [models.Index(fields=["workspace", "last_order_at"], name="activity_ws_last_order")]
 
 
 class EventMinute(TenantModel):
