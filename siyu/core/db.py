@@ -3,7 +3,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
@@ -11,7 +11,7 @@ import orjson
 from django.conf import settings
 from django.db import OperationalError, connection, connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import DateTimeField, ExpressionWrapper, Field, Func, Model, Value
 from django.db.models.constants import OnConflict
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -328,3 +328,31 @@ def heavy_statements_settings(*, work_mem: str | None = None) -> None:
         cursor.execute("SET LOCAL jit = off")
         if work_mem is not None:
             cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+
+
+class _SqliteSecondsLater(Func):
+    """A stored date-time plus whole seconds, in SQL on SQLite.
+
+    Django's own date arithmetic there calls a Python function for every row (about 0.9 s for 200,000
+    segment re-checks). `datetime()` keeps whole seconds only, and rounds an input's fraction to
+    milliseconds: it is given the whole seconds of the stored text and the fraction is put back
+    unchanged, so the result is exact, never rounded either way.
+    """
+
+    output_field = DateTimeField()
+
+    def __init__(self, expression: Any, *, seconds: int) -> None:
+        super().__init__(expression)
+        self.seconds = seconds
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
+        sql, params = compiler.compile(self.source_expressions[0])
+        later = f"datetime(substr({sql}, 1, 19), '{self.seconds:+d} seconds') || substr({sql}, 20)"
+        return f"({later})", [*params, *params]
+
+
+def datetime_plus(expression: Any, span: timedelta) -> Any:
+    """`expression` (a date-time column or expression) plus `span`, as a date-time expression."""
+    if connection.vendor == "sqlite" and not span.microseconds:
+        return _SqliteSecondsLater(expression, seconds=int(span.total_seconds()))
+    return ExpressionWrapper(expression + Value(span), output_field=DateTimeField())

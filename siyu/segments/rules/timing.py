@@ -14,7 +14,6 @@ from django.db.models import (
     BooleanField,
     Case,
     DateTimeField,
-    ExpressionWrapper,
     F,
     Max,
     Min,
@@ -27,6 +26,7 @@ from django.db.models.functions import Coalesce, Substr
 from django.db.models.lookups import In
 
 from siyu.contacts.selectors import contact_rows
+from siyu.core.db import datetime_plus
 from siyu.segments.rules.json import JsonText, MonthDay
 from siyu.segments.rules.spec import (
     DAY_OPS,
@@ -120,7 +120,7 @@ def moment_sources(condition: Condition, clock: Clock) -> list[tuple[QuerySet[An
             span = days * DAY
             rows = contact_rows().filter(**{f"{spec.name}__gt": clock.now - span})
             sources.append(
-                (rows.annotate(moment=_plus(F(spec.name), span)).values_list("id", "moment"), "id")
+                (rows.annotate(moment=datetime_plus(F(spec.name), span)).values_list("id", "moment"), "id")
             )
         case EventCondition(window=window, aggregate=aggregate, op=op, value=value):
             events = event_base(condition, clock).order_by().values("contact_id")
@@ -128,15 +128,15 @@ def moment_sources(condition: Condition, clock: Clock) -> list[tuple[QuerySet[An
                 span = timedelta(seconds=window.last_seconds)
                 measured = measured_rows(condition, clock)
                 if measured is not None:  # a full build read the window once already
-                    oldest = measured.annotate(moment=_plus(F("oldest"), span))
+                    oldest = measured.annotate(moment=datetime_plus(F("oldest"), span))
                 else:
-                    oldest = events.annotate(moment=_plus(Min("timestamp"), span))
+                    oldest = events.annotate(moment=datetime_plus(Min("timestamp"), span))
                 sources.append((oldest.values_list("contact_id", "moment"), "contact_id"))
             if aggregate in ("first", "last") and op in DAY_OPS:
                 span = value * DAY
                 moment_of = Min("timestamp") if aggregate == "first" else Max("timestamp")
                 pairs = events.annotate(occurred=moment_of).filter(occurred__gt=clock.now - span)
-                pairs = pairs.annotate(moment=_plus(F("occurred"), span))
+                pairs = pairs.annotate(moment=datetime_plus(F("occurred"), span))
                 sources.append((pairs.values_list("contact_id", "moment"), "contact_id"))
         case PurchaseCondition(measure="recency_days", value=value):
             bounds = value if isinstance(value, tuple) else (value,)
@@ -144,23 +144,19 @@ def moment_sources(condition: Condition, clock: Clock) -> list[tuple[QuerySet[An
             recent = activity_rows().filter(last_order_at__gt=clock.now - offsets[-1])
             # The earliest of those moments still ahead, in one pass over the recent buyers.
             ahead = [
-                When(last_order_at__gt=clock.now - offset, then=_plus(F("last_order_at"), offset))
+                When(last_order_at__gt=clock.now - offset, then=datetime_plus(F("last_order_at"), offset))
                 for offset in offsets[:-1]
             ]
-            last = _plus(F("last_order_at"), offsets[-1])
+            last = datetime_plus(F("last_order_at"), offsets[-1])
             moment = Case(*ahead, default=last, output_field=DateTimeField()) if ahead else last
             sources.append((recent.annotate(moment=moment).values_list("contact_id", "moment"), "contact_id"))
         case RfmCondition():
             if clock.rfm is not None:
                 offset = (clock.rfm.recency_high_max_days + 1) * DAY
                 recent = activity_rows().filter(last_order_at__gt=clock.now - offset)
-                moments = recent.annotate(moment=_plus(F("last_order_at"), offset))
+                moments = recent.annotate(moment=datetime_plus(F("last_order_at"), offset))
                 sources.append((moments.values_list("contact_id", "moment"), "contact_id"))
     return [(rows.order_by(), column) for rows, column in sources]
-
-
-def _plus(expression: Any, span: timedelta) -> Any:
-    return ExpressionWrapper(expression + Value(span), output_field=DateTimeField())
 
 
 def date_conditions(conditions: Iterable[Condition]) -> list[FieldCondition]:
