@@ -178,8 +178,8 @@ class RfmSettings(TenantModel):
 
 class BuildEventMeasure(models.Model):
     """While a segment is being built: per event condition of its rules (numbered) and contact, the
-    condition's measure over its window and the oldest event in it — one pass over the events serves
-    both the membership test and the clock re-checks.
+    condition's measure over its window, the oldest event in it and, for a sum, the smallest value —
+    one pass over the events serves both the membership test and the clock re-checks.
 
     A temporary table of the build's own transaction (`services.evaluation._measures_fill`), filled
     from the active workspace's events only; never migrated or stored.
@@ -190,6 +190,7 @@ class BuildEventMeasure(models.Model):
     contact_id = models.UUIDField()
     measure = models.FloatField(null=True)
     oldest = models.DateTimeField()
+    floor = models.FloatField(null=True)  # a sum's smallest value: none below zero, it only falls with time
 
     class Meta:
         managed = False

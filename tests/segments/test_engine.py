@@ -123,6 +123,45 @@ def test_rechecks_go_to_whoever_time_can_move(admin_actor: Actor) -> None:
     assert not Recheck.objects.filter(segment=quiet).exists()  # members of "not read" stay until a read
 
 
+def test_a_sum_that_can_rise_as_time_passes_is_re_checked_for_non_members(admin_actor: Actor) -> None:
+    """Dwell summed over 30 days: a reader whose values are none below zero can only drop out with
+    time (no re-check while outside); one with a negative value leaving the window can come in."""
+    source = make_source()
+    people = {
+        user: contact_create(
+            actor=admin_actor, data={"name": user, "identities": [{"type": "user_id", "value": user}]}
+        )
+        for user in ("short", "offset")
+    }
+    now = datetime.now(UTC)
+    deliver(
+        source,
+        [
+            track("short", "Article Read", now - timedelta(days=25), dwell=20),
+            track("offset", "Article Read", now - timedelta(days=2), dwell=90),
+            track("offset", "Article Read", now - timedelta(days=25), dwell=-50),
+        ],
+    )
+    dwell = {
+        "kind": "event",
+        "type": "track",
+        "name": "Article Read",
+        "window": {"last": 30, "unit": "days"},
+        "aggregate": "sum",
+        "property": "dwell",
+        "op": "gte",
+        "value": 60,
+    }
+    segment = segment_create(actor=admin_actor, name="30天阅读60秒", rules=rule(dwell), build_now=True)
+    assert members(segment) == set()
+    due = dict(Recheck.objects.filter(segment=segment).values_list("contact_id", "due_at"))
+    assert set(due) == {people["offset"].id}
+    assert abs(due[people["offset"].id] - (now + timedelta(days=5))) < timedelta(seconds=5)
+
+    assert rechecks_run(at=now + timedelta(days=5, seconds=5)) == 1
+    assert members(segment) == {people["offset"].id}
+
+
 def test_has_none_of_counts_contacts_without_the_field(admin_actor: Actor) -> None:
     """A contact who never filled a multi-select has none of its options (found on PostgreSQL, where
     NOT over a missing key's NULL dropped them)."""

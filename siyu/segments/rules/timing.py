@@ -52,10 +52,11 @@ WHO_OTHERS = "others"
 WHO_ALL = "all"
 
 
-def time_flip(condition: Condition) -> str:
+def time_flip(condition: Condition, *, nonnegative: bool = False) -> str:
     """How time alone can change a condition's answer: "leave" (true → false only: windows whose
     events age out of a count of at least N), "enter" (false → true only: "no order in 30 days"),
-    or "both"."""
+    or "both". `nonnegative`: for a contact whose summed values are none below zero (a sum over a
+    window then only falls as time passes, like a count)."""
     match condition:
         case FieldCondition(op="within_last_days"):
             return "leave"
@@ -63,10 +64,11 @@ def time_flip(condition: Condition) -> str:
             return "enter"
         case EventCondition(window=window, aggregate=aggregate, op=op):
             if window.is_relative:
-                if aggregate == "count" and op in ("gte", "gt"):
-                    return "leave"
-                if aggregate == "count" and op in ("lte", "lt"):
-                    return "enter"
+                if aggregate == "count" or (aggregate == "sum" and nonnegative):
+                    if op in ("gte", "gt"):
+                        return "leave"
+                    if op in ("lte", "lt"):
+                        return "enter"
                 return "both"
             return {"within_last_days": "leave", "more_than_days_ago": "enter"}.get(op, "both")
         case PurchaseCondition(op=op):
@@ -74,11 +76,11 @@ def time_flip(condition: Condition) -> str:
     return "both"
 
 
-def recheck_targets(root: Node) -> list[tuple[Condition, str]]:
+def recheck_targets(root: Node, *, nonnegative: bool = False) -> list[tuple[Condition, str]]:
     """The rule's time-relative conditions (those that need per-contact re-checks, not day boundaries),
     each with whose re-checks can matter: a condition that can only turn false under an even number
     of NOTs can only take contacts out of the segment, so only members need re-checking for it; one
-    that can only turn true, only non-members."""
+    that can only turn true, only non-members. `nonnegative` as for `time_flip`."""
     found: list[tuple[Condition, str]] = []
 
     def walk(node: Node, negated: bool) -> None:
@@ -92,7 +94,7 @@ def recheck_targets(root: Node) -> list[tuple[Condition, str]]:
                 condition: Condition = node
                 if not condition_is_time_relative(condition) or _is_day_condition(condition):
                     return
-                flip = time_flip(condition)
+                flip = time_flip(condition, nonnegative=nonnegative)
                 if flip == "both":
                     found.append((condition, WHO_ALL))
                 else:

@@ -45,6 +45,7 @@ from siyu.segments.models import (
     SegmentKind,
     SegmentMember,
 )
+from siyu.segments.rules.json import JsonNumber
 from siyu.segments.rules.spec import (
     DAY_ROLL,
     Catalog,
@@ -54,7 +55,7 @@ from siyu.segments.rules.spec import (
     rule_document_of,
     rule_parse,
 )
-from siyu.segments.rules.sql import Clock, event_base, event_measure, rule_q
+from siyu.segments.rules.sql import Clock, event_base, event_measure, measured_rows, rule_q
 from siyu.segments.rules.timing import (
     WHO_ALL,
     WHO_MEMBERS,
@@ -172,12 +173,7 @@ def _measures_fill(compiled: Compiled) -> Compiled:
     if not conditions:
         return compiled
     table = BuildEventMeasure._meta.db_table
-    key = ", PRIMARY KEY (condition, contact_id)" if connection.vendor == "sqlite" else ""
-    _temporary_table(
-        table,
-        f"condition smallint NOT NULL, contact_id {_uuid_type()} NOT NULL, measure double precision, "
-        f"oldest {_datetime_type()} NOT NULL{key}",
-    )
+    selects: list[tuple[str, list[Any]]] = []
     for number, condition in enumerate(conditions):
         rows = (
             event_base(condition, compiled.clock)
@@ -185,7 +181,38 @@ def _measures_fill(compiled: Compiled) -> Compiled:
             .values("contact_id")
             .annotate(measure=event_measure(condition), oldest=Min("timestamp"))
         )
-        _rows_insert(table, "condition, contact_id, measure, oldest", number, rows)
+        if condition.aggregate == "sum":
+            rows = rows.annotate(floor=Min(JsonNumber("properties", condition.prop)))
+        try:
+            select, params = rows.query.sql_with_params()
+        except EmptyResultSet:
+            continue
+        floor = "s.floor" if condition.aggregate == "sum" else "NULL"
+        selects.append(
+            (
+                "SELECT CAST(%s AS smallint) AS condition, s.contact_id, CAST(s.measure AS double precision) "
+                f"AS measure, s.oldest, CAST({floor} AS double precision) AS floor FROM ({select}) s",
+                [number, *params],
+            )
+        )
+    if connection.vendor == "postgresql" and selects:
+        # CREATE TABLE AS, not INSERT: PostgreSQL reads the window with parallel workers only for
+        # the former (0.9 s against 1.3 s for a month of reads at 10M events).
+        _execute(f"DROP TABLE IF EXISTS {table}")
+        _execute(
+            f"CREATE TEMPORARY TABLE {table} ON COMMIT DROP AS "
+            + " UNION ALL ".join(sql for sql, _ in selects),
+            [param for _, params in selects for param in params],
+        )
+    else:
+        key = ", PRIMARY KEY (condition, contact_id)" if connection.vendor == "sqlite" else ""
+        _temporary_table(
+            table,
+            f"condition smallint NOT NULL, contact_id {_uuid_type()} NOT NULL, measure double precision, "
+            f"oldest {_datetime_type()} NOT NULL, floor double precision{key}",
+        )
+        for sql, params in selects:
+            _execute(f"INSERT INTO {table} (condition, contact_id, measure, oldest, floor) {sql}", params)
     _statistics_refresh(table)
     return replace(compiled, clock=replace(compiled.clock, measured=conditions))
 
@@ -304,10 +331,19 @@ def _recheck_sources(
     when given), each with its contact column and whose re-checks it can matter for
     (`recheck_targets`: members, others or all)."""
     sources = []
-    for condition, who in recheck_targets(compiled.rule.root):
-        for rows, column in moment_sources(condition, compiled.clock):
+    root, clock = compiled.rule.root, compiled.clock
+    for (condition, who), (_same, who_if_nonnegative) in zip(
+        recheck_targets(root), recheck_targets(root, nonnegative=True), strict=True
+    ):
+        for rows, column in moment_sources(condition, clock):
             if contact_ids is not None:
                 rows = rows.filter(**{f"{column}__in": uuid_list(contact_ids)})
+            measured = isinstance(condition, EventCondition) and measured_rows(condition, clock) is not None
+            if who_if_nonnegative != who and measured:
+                # A build measured each contact's smallest summed value: where none is below zero
+                # the sum only falls with time, so fewer contacts need its re-checks.
+                sources.append((rows.exclude(floor__lt=0), column, who_if_nonnegative))
+                rows = rows.filter(floor__lt=0)
             sources.append((rows, column, who))
     return sources
 
@@ -429,8 +465,11 @@ def segment_build(
     moment = compiled.clock.now
     cause = ChangeCause.RECONCILE if kind == BuildKind.RECONCILE else ChangeCause.BUILD
     with transaction.atomic():
-        heavy_statements_settings(work_mem="64MB")  # room to hash a large segment's contacts
+        heavy_statements_settings()
+        # With the default memory PostgreSQL sorts a month of events in parallel workers; with more it
+        # picks one hash in a single process, which takes half as long again.
         compiled = _measures_fill(compiled)
+        heavy_statements_settings(work_mem="64MB")  # room to hash a large segment's contacts
         added, removed = _set_difference_apply(compiled, cause=cause, at=moment)
         _rechecks_rebuild(compiled)
         _execute(f"DROP TABLE IF EXISTS {BuildEventMeasure._meta.db_table}")
