@@ -41,6 +41,7 @@ from siyu.tracking.models import (
     ContentKind,
     ContentViewer,
     Event,
+    EventContext,
     EventMinute,
     InboundBatch,
     IngestWarning,
@@ -154,6 +155,7 @@ def _process() -> int:
 
 def _tracking_wipe() -> None:
     for model in (
+        EventContext,
         Event,
         Purchase,
         ContactActivity,

@@ -15,7 +15,7 @@ from siyu.tenancy.models import Workspace
 from siyu.tenancy.roles import Role
 from siyu.tenancy.selectors import actor_for_member
 from tests.factories import MemberFactory
-from tests.segments.helpers import rule
+from tests.segments.helpers import article_reads, rule
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -98,15 +98,7 @@ def say(condition: dict[str, Any]) -> str:
         ({"kind": "channel", "op": "is_not_set"}, "First-touch channel is unknown"),
         ({"kind": "identity", "op": "has", "type": "wechat_unionid"}, "Has a WeChat unionid identity"),
         (
-            {
-                "kind": "event",
-                "type": "track",
-                "name": "Article Read",
-                "window": {"last": 7, "unit": "days"},
-                "aggregate": "count",
-                "op": "gte",
-                "value": 2,
-            },
+            article_reads(at_least=2),
             "In the last 7 days Article Read count ≥ 2",
         ),
         (

@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from siyu.core.tenancy import workspace_scope
 from siyu.core.time import now
-from siyu.tracking.models import ContactActivity, Event, InboundBatch, TrackingSettings
+from siyu.tracking.models import ContactActivity, Event, EventContext, InboundBatch, TrackingSettings
 from siyu.tracking.services.retention import tracking_prune
 from tests.tracking.events import make_source, page, send_and_process
 
@@ -27,10 +27,12 @@ def test_old_raw_events_go_and_counters_stay(workspace, other_workspace):
 
     assert (pruned.events, pruned.batches) == (1, 1)
     assert list(Event.objects.values_list("message_id", flat=True)) == ["new"]
+    assert list(EventContext.objects.values_list("event__message_id", flat=True)) == ["new"]
     assert ContactActivity.objects.get().page_views == 2
     assert not InboundBatch.objects.exists()
     with workspace_scope(other_workspace.id):
         assert Event.objects.count() == 1
+        assert EventContext.objects.count() == 1
         assert InboundBatch.objects.count() == 1  # processed a moment ago: kept for a day
 
 

@@ -55,7 +55,7 @@ from siyu.segments.rules.spec import (
     rule_document_of,
     rule_parse,
 )
-from siyu.segments.rules.sql import Clock, event_base, event_measure, measured_rows, rule_q
+from siyu.segments.rules.sql import Clock, event_base, event_measure, rule_q
 from siyu.segments.rules.timing import (
     WHO_ALL,
     WHO_MEMBERS,
@@ -338,8 +338,7 @@ def _recheck_sources(
         for rows, column in moment_sources(condition, clock):
             if contact_ids is not None:
                 rows = rows.filter(**{f"{column}__in": uuid_list(contact_ids)})
-            measured = isinstance(condition, EventCondition) and measured_rows(condition, clock) is not None
-            if who_if_nonnegative != who and measured:
+            if who_if_nonnegative != who and rows.model is BuildEventMeasure:
                 # A build measured each contact's smallest summed value: where none is below zero
                 # the sum only falls with time, so fewer contacts need its re-checks.
                 sources.append((rows.exclude(floor__lt=0), column, who_if_nonnegative))

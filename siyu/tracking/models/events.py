@@ -94,11 +94,12 @@ class EventContext(TenantModel):
 
     It is more than half of an event's bytes and is read only when an event is shown, while segment
     rules and reports scan windows of events: kept in its own table, those scans read half the pages.
-    Written with its event by the processor, only when not empty; deleted with it.
+    Written with its event by the processor, only when not empty. Deleted with it by
+    `services.retention.events_delete` (a statement per table; a cascade would load the events).
     """
 
     id = None  # type: ignore[assignment]
-    event = models.OneToOneField(Event, primary_key=True, on_delete=models.CASCADE, related_name="details")
+    event = models.OneToOneField(Event, primary_key=True, on_delete=models.DO_NOTHING, related_name="details")
     workspace = models.ForeignKey(
         "tenancy.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False
     )

@@ -13,6 +13,7 @@ from siyu.contacts.services.tracked import contacts_retention_set
 from siyu.tracking.models import ContactActivity, ContentViewer, Event, Notification
 from siyu.tracking.selectors.reporting import event_in_window
 from siyu.tracking.services.purchases import purchases_delete, purchases_move
+from siyu.tracking.services.retention import events_delete
 
 
 def contact_events_move(event: ContactsMerged) -> None:
@@ -46,7 +47,7 @@ def contacts_retention_recount(contact_ids: Iterable[UUID]) -> None:
 
 
 def contact_events_delete(event: ContactDeleted) -> None:
-    Event.objects.filter(contact_id=event.contact_id).delete()
+    events_delete(Event.objects.filter(contact_id=event.contact_id))
     purchases_delete(contact_id=event.contact_id)
     ContactActivity.objects.filter(contact_id=event.contact_id).delete()
     ContentViewer.objects.filter(contact_id=event.contact_id).delete()

@@ -14,7 +14,14 @@ from django.db.models import QuerySet
 from siyu.core.tenancy import workspace_scope
 from siyu.core.time import now
 from siyu.tenancy.selectors import workspace_ids
-from siyu.tracking.models import Event, EventMinute, InboundBatch, IngestWarning, TrackingSettings
+from siyu.tracking.models import (
+    Event,
+    EventContext,
+    EventMinute,
+    InboundBatch,
+    IngestWarning,
+    TrackingSettings,
+)
 
 CHUNK = 2000
 PROCESSED_BATCHES_KEPT = timedelta(days=1)
@@ -31,6 +38,13 @@ class Pruned:
     minutes: int = 0
 
 
+def events_delete(events: QuerySet[Event]) -> int:
+    """Delete the events and their contexts, one statement each. Returns how many events."""
+    EventContext.objects.filter(event__in=events).delete()
+    deleted, _by_model = events.delete()
+    return deleted
+
+
 def _delete_in_chunks(queryset: QuerySet[Any]) -> int:
     model = queryset.model
     deleted = 0
@@ -39,8 +53,8 @@ def _delete_in_chunks(queryset: QuerySet[Any]) -> int:
             ids = list(queryset.order_by().values_list("id", flat=True)[:CHUNK])
             if not ids:
                 return deleted
-            _total, by_model = model._base_manager.filter(id__in=ids).delete()  # with their event contexts
-            deleted += by_model.get(model._meta.label, 0)
+            chunk = model._base_manager.filter(id__in=ids)
+            deleted += events_delete(chunk) if model is Event else chunk.delete()[0]
 
 
 def tracking_prune() -> Pruned:
