@@ -21,7 +21,7 @@ from uuid import UUID
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from siyu.contacts.models import Contact
@@ -426,31 +426,46 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
     return count
 
 
-def _rechecks_replace(compiled: Compiled, *, contact_ids: Sequence[UUID]) -> int:
-    """Re-schedule the segment's clock re-checks for a few contacts (after evaluating them)."""
-    segment = compiled.segment
-    Recheck.objects.filter(segment=segment, contact_id__in=uuid_list(contact_ids)).delete()
-    due: dict[UUID, datetime] = {}
-    now = compiled.clock.now
-    for rows, column, who in _recheck_sources(compiled, contact_ids):
-        # EXISTS, not IN: PostgreSQL plans NOT IN (all of a large segment's members) as a filter on a
-        # scan of the whole table instead of probing it for the few contacts (150 ms a chunk at 1M).
-        member = Exists(SegmentMember.objects.filter(segment_id=segment.id, contact_id=OuterRef(column)))
-        if who == WHO_MEMBERS:
-            rows = rows.filter(member)
-        elif who == WHO_OTHERS:
-            rows = rows.filter(~member)
-        for contact_id, moment in rows:
-            if moment > now and (contact_id not in due or moment < due[contact_id]):
-                due[contact_id] = moment
-    rows_write(
-        Recheck,
-        [
-            {"id": uuid7(), "segment_id": segment.id, "contact_id": cid, "due_at": at}
-            for cid, at in due.items()
-        ],
+def _rechecks_replace(jobs: Sequence[tuple[Compiled, Sequence[UUID]]]) -> None:
+    """Re-schedule the clock re-checks of time-relative segments for some of their contacts, after
+    evaluating them: a delete per set of contacts, then one insert of each contact's earliest
+    moment ahead."""
+    if not jobs:
+        return
+    by_contacts: dict[tuple[UUID, ...], list[UUID]] = {}
+    for compiled, contact_ids in jobs:
+        by_contacts.setdefault(tuple(contact_ids), []).append(compiled.segment.id)
+    for contact_ids, segment_ids in by_contacts.items():
+        # One statement each: PostgreSQL answers an OR of these with a scan of every re-check.
+        Recheck.objects.filter(segment_id__in=segment_ids, contact_id__in=uuid_list(contact_ids)).delete()
+    selects: list[str] = []
+    params: list[Any] = []
+    for compiled, contact_ids in jobs:
+        segment_id = compiled.segment.id
+        for rows, column, who in _recheck_sources(compiled, contact_ids):
+            # EXISTS, not IN: PostgreSQL plans NOT IN (all of a large segment's members) as a filter on
+            # a scan of the whole table instead of probing it for the few contacts (150 ms at 1M).
+            member = Exists(SegmentMember.objects.filter(segment_id=segment_id, contact_id=OuterRef(column)))
+            if who != WHO_ALL:
+                rows = rows.filter(member if who == WHO_MEMBERS else ~member)
+            try:
+                select, select_params = rows.query.sql_with_params()
+            except EmptyResultSet:
+                continue
+            selects.append(
+                f"SELECT %s AS segment_id, s.{column} AS contact_id, s.moment AS moment FROM ({select}) s"
+            )
+            params += [prepared(Recheck, "segment_id", segment_id), *select_params]
+    if not selects:
+        return
+    rechecks = connection.ops.quote_name(Recheck._meta.db_table)
+    now = jobs[0][0].clock.now
+    _execute(
+        f"INSERT INTO {rechecks} (id, workspace_id, segment_id, contact_id, due_at) "
+        f"SELECT {new_uuid_sql()}, %s, m.segment_id, m.contact_id, MIN(m.moment) "
+        f"FROM ({' UNION ALL '.join(selects)}) m WHERE m.moment > %s GROUP BY m.segment_id, m.contact_id",
+        [prepared(Recheck, "workspace_id", active_workspace_id()), *params, prepared(Recheck, "due_at", now)],
     )
-    return len(due)
 
 
 def segment_build(
@@ -524,6 +539,13 @@ def _dependents(segment_ids: Iterable[UUID]) -> list[Segment]:
     return list(Segment.objects.filter(id__in=ids, kind=SegmentKind.DYNAMIC, is_ready=True))
 
 
+def _bases(segment: Segment) -> list[UUID]:
+    """The segments this one's rules are built on."""
+    return [
+        UUID(key.removeprefix("segment:")) for key in segment.dependencies or () if key.startswith("segment:")
+    ]
+
+
 def in_dependency_order(segments: list[Segment]) -> list[Segment]:
     """Segments that others in the list are built on come first."""
     by_id = {segment.id: segment for segment in segments}
@@ -533,17 +555,30 @@ def in_dependency_order(segments: list[Segment]) -> list[Segment]:
     def place(segment: Segment, trail: frozenset[UUID]) -> None:
         if segment.id in placed or segment.id in trail:
             return
-        for key in segment.dependencies or ():
-            if key.startswith("segment:"):
-                base = by_id.get(UUID(key.removeprefix("segment:")))
-                if base is not None:
-                    place(base, trail | {segment.id})
+        for base_id in _bases(segment):
+            base = by_id.get(base_id)
+            if base is not None:
+                place(base, trail | {segment.id})
         placed.add(segment.id)
         ordered.append(segment)
 
     for segment in segments:
         place(segment, frozenset())
     return ordered
+
+
+def _layers(segments: list[Segment]) -> list[list[Segment]]:
+    """The segments in dependency order, grouped so that none is built on another of its group:
+    each group can be evaluated together once the groups before it are applied."""
+    depth: dict[UUID, int] = {}
+    layers: list[list[Segment]] = []
+    for segment in in_dependency_order(segments):
+        level = 1 + max((depth[base_id] for base_id in _bases(segment) if base_id in depth), default=-1)
+        depth[segment.id] = level
+        if level == len(layers):
+            layers.append([])
+        layers[level].append(segment)
+    return layers
 
 
 # -- incremental ------------------------------------------------------------------------------------
@@ -569,28 +604,65 @@ def segments_affected(*, keys: Iterable[str]) -> list[Segment]:
     return in_dependency_order(list(found.values()))
 
 
-def _evaluate_for(
-    compiled: Compiled, contact_ids: Sequence[UUID], *, cause: str
-) -> tuple[list[UUID], list[UUID]]:
-    segment = compiled.segment
-    within = replace(compiled.clock, within=tuple(contact_ids))  # subqueries read only these contacts' rows
-    q = rule_q(compiled.rule.root, within, team_subtrees=dict(compiled.team_subtrees))
-    matching = set(
-        contact_rows().filter(id__in=uuid_list(contact_ids)).filter(q).values_list("id", flat=True)
-    )
-    current = set(
-        SegmentMember.objects.filter(segment=segment, contact_id__in=uuid_list(contact_ids)).values_list(
-            "contact_id", flat=True
+def _answers(compiled: Sequence[Compiled], contact_ids: Sequence[UUID]) -> dict[UUID, set[UUID]]:
+    """Which of these contacts each segment's rules select, in one query: a column per segment."""
+    within = tuple(contact_ids)  # every subquery reads only these contacts' rows
+    columns = {
+        f"segment_{number}": ExpressionWrapper(
+            rule_q(c.rule.root, replace(c.clock, within=within), team_subtrees=dict(c.team_subtrees)),
+            output_field=BooleanField(),
         )
+        for number, c in enumerate(compiled)
+    }
+    rows = (
+        contact_rows().filter(id__in=uuid_list(contact_ids)).annotate(**columns).values_list("id", *columns)
     )
-    entered = sorted(matching - current)
-    exited = sorted(current - matching)
-    result = changes_apply(
-        segment_id=segment.id, entered=entered, exited=exited, cause=cause, at=compiled.clock.now
-    )
-    if compiled.rule.is_time_relative:
-        _rechecks_replace(compiled, contact_ids=contact_ids)
-    return result
+    selected: dict[UUID, set[UUID]] = {c.segment.id: set() for c in compiled}
+    for contact_id, *answers in rows:
+        for c, answer in zip(compiled, answers, strict=True):
+            if answer:  # NULL is no
+                selected[c.segment.id].add(contact_id)
+    return selected
+
+
+def _memberships(segment_ids: Sequence[UUID], contact_ids: Sequence[UUID]) -> dict[UUID, set[UUID]]:
+    current: dict[UUID, set[UUID]] = {segment_id: set() for segment_id in segment_ids}
+    rows = SegmentMember.objects.filter(segment_id__in=segment_ids, contact_id__in=uuid_list(contact_ids))
+    for segment_id, contact_id in rows.values_list("segment_id", "contact_id"):
+        current[segment_id].add(contact_id)
+    return current
+
+
+def _evaluate(work: Sequence[tuple[Compiled, Sequence[UUID]]], *, cause: str) -> int:
+    """Evaluate segments, none built on another of them, each for its own contacts. Returns the
+    number of entries and exits recorded.
+
+    A chunk of contacts costs the same few statements however many segments are evaluated: one
+    query answers every segment for every contact, one reads their memberships, two replace the
+    re-checks — besides the writes of real entries and exits.
+    """
+    wanted = [(compiled, frozenset(contact_ids)) for compiled, contact_ids in work if contact_ids]
+    everyone = sorted(set().union(*(contact_ids for _, contact_ids in wanted)))
+    changed = 0
+    for start in range(0, len(everyone), IN_CHUNK):
+        chunk = everyone[start : start + IN_CHUNK]
+        jobs = [(compiled, [cid for cid in chunk if cid in contact_ids]) for compiled, contact_ids in wanted]
+        jobs = [(compiled, contact_ids) for compiled, contact_ids in jobs if contact_ids]
+        selected = _answers([compiled for compiled, _ in jobs], chunk)
+        current = _memberships([compiled.segment.id for compiled, _ in jobs], chunk)
+        for compiled, contact_ids in jobs:
+            segment_id = compiled.segment.id
+            matching, members = selected[segment_id], current[segment_id]
+            added, removed = changes_apply(
+                segment_id=segment_id,
+                entered=[cid for cid in contact_ids if cid in matching and cid not in members],
+                exited=[cid for cid in contact_ids if cid in members and cid not in matching],
+                cause=cause,
+                at=compiled.clock.now,
+            )
+            changed += len(added) + len(removed)
+        _rechecks_replace([(compiled, ids) for compiled, ids in jobs if compiled.rule.is_time_relative])
+    return changed
 
 
 def segments_reevaluate(
@@ -619,38 +691,32 @@ def segments_reevaluate_changes(
         return 0
     catalog = catalog_load(lenient=True)
     cuts = rfm_cuts()
+    moment = at or clock_now()  # one moment for the whole pass
     evaluated: dict[UUID, set[UUID]] = {}
     recorded = 0
-    for segment in segments:
-        reads = set(segment.dependencies or ())
-        ids = {cid for cid, keys in keyed.items() if EVERYTHING in keys or keys & reads}
-        for key in reads:
-            if key.startswith("segment:"):
-                ids |= evaluated.get(UUID(key.removeprefix("segment:")), set())
-        evaluated[segment.id] = ids
-        if not ids:
-            continue
-        try:
-            compiled = segment_compile(segment=segment, catalog=catalog, at=at, rfm=cuts)
-        except RuleError as error:
-            _mark_problem(segment, error)
-            continue
-        recorded += _evaluate_in_chunks(compiled, sorted(ids), cause=cause)
+    for layer in _layers(segments):
+        work: list[tuple[Compiled, Sequence[UUID]]] = []
+        for segment in layer:
+            reads = set(segment.dependencies or ())
+            ids = {cid for cid, keys in keyed.items() if EVERYTHING in keys or keys & reads}
+            for base_id in _bases(segment):
+                ids |= evaluated.get(base_id, set())
+            evaluated[segment.id] = ids
+            if not ids:
+                continue
+            try:
+                compiled = segment_compile(segment=segment, catalog=catalog, at=moment, rfm=cuts)
+            except RuleError as error:
+                _mark_problem(segment, error)
+                continue
+            work.append((compiled, sorted(ids)))
+        recorded += _evaluate(work, cause=cause)
     return recorded
-
-
-def _evaluate_in_chunks(compiled: Compiled, contact_ids: Sequence[UUID], *, cause: str) -> int:
-    """Evaluate the segment for these contacts, a chunk at a time. Returns entries + exits."""
-    changed = 0
-    for start in range(0, len(contact_ids), IN_CHUNK):
-        added, removed = _evaluate_for(compiled, contact_ids[start : start + IN_CHUNK], cause=cause)
-        changed += len(added) + len(removed)
-    return changed
 
 
 def _clock_evaluate(compiled: Compiled, contact_ids: Sequence[UUID]) -> None:
     """Time moved these contacts' answers: evaluate them, then the segments built on this one."""
-    _evaluate_in_chunks(compiled, contact_ids, cause=ChangeCause.CLOCK)
+    _evaluate([(compiled, contact_ids)], cause=ChangeCause.CLOCK)
     segments_reevaluate(
         contact_ids=contact_ids,
         keys=[f"segment:{compiled.segment.id}"],
