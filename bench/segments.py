@@ -190,18 +190,29 @@ def count_compiled(segment: Any) -> tuple[float, int]:
     return timed(lambda: scalar(f"SELECT COUNT(*) FROM ({sql}) AS q", params))  # noqa: S608 - compiled SQL
 
 
-SEGMENT_TABLES = ("segments_segmentmember", "segments_membershipchange", "segments_recheck")
+# The segment tables the builds write, and the tables the other benchmarks' events write (new
+# visitors, their identities and counters, appended events): without a vacuum their pages are not
+# marked all-visible, and PostgreSQL reads the heap instead of answering from an index alone.
+WRITTEN_TABLES = (
+    "segments_segmentmember",
+    "segments_membershipchange",
+    "segments_recheck",
+    "contacts_contact",
+    "contacts_identity",
+    "tracking_contactactivity",
+    "tracking_event",
+)
 
 
-def vacuum_segment_tables() -> None:
-    """What autovacuum does within a minute of the first builds' (and an earlier run's) writes on a
+def vacuum_written_tables() -> None:
+    """What autovacuum does within a minute of the first builds' (and earlier runs') writes on a
     live PostgreSQL; this machine's server runs with autovacuum off, so the benchmark does it."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
-        for table in SEGMENT_TABLES:
+        for table in WRITTEN_TABLES:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
@@ -239,7 +250,7 @@ def run_rebuild(args: argparse.Namespace) -> None:
         removed = remove_previous(ctx)
         if removed:
             say(f"removed the {removed} segments of an earlier run")
-        vacuum_segment_tables()
+        vacuum_written_tables()
         lookups = names()
         say("baselines …")
         base_before = baselines()
@@ -259,7 +270,7 @@ def run_rebuild(args: argparse.Namespace) -> None:
         first_builds = {
             b.segment_id: b for b in SegmentBuild.objects.filter(segment_id__in=list(ids.values()))
         }
-        vacuum_segment_tables()
+        vacuum_written_tables()
         say("rebuilds (segment_build, steady state) …")
         rebuild: dict[str, float] = {}
         changed: dict[str, int] = {}
@@ -320,7 +331,8 @@ def rebuild_lines(
         f"data from `bench/generate_data.py` ({ctx.data}). In one process: `segment_create(build_now=True)` "
         "for each segment in turn (first build: every member entered, with history rows and clock "
         "re-checks), then `segment_build` of each (rebuild, steady state), then the compiled query "
-        "alone (`SELECT COUNT(*)` over it). On PostgreSQL the segment tables are vacuumed and analyzed "
+        "alone (`SELECT COUNT(*)` over it). On PostgreSQL the tables written by the builds and by the "
+        "other benchmarks (segments, contacts, identities, activity, events) are vacuumed and analyzed "
         "after an earlier run's segments are removed and again after the first builds, as autovacuum "
         f"would (it is off on this machine's server). Load average {load_before:.1f} before, {load_after:.1f} after "
         "(other sessions' work shares the 2 cores).",
