@@ -406,13 +406,19 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
     contacts_aliased = (
         f"{contacts} c INDEXED BY contact_ws_id" if connection.vendor == "sqlite" else f"{contacts} c"
     )
+    ahead = prepared(Recheck, "due_at", compiled.clock.now)
+    # Two branches, not `known OR EXISTS (…)`: PostgreSQL cannot turn an OR into a semi-join and
+    # hashes every contact of the workspace instead (0.4 s at 1M).
     count = _execute(
-        f"INSERT INTO {DUE_TABLE} (contact_id, due_at) SELECT m.contact_id, MIN(m.due_at) FROM {MOMENTS_TABLE} m "
-        f"WHERE m.due_at > %s AND (m.who = %s OR (m.who = %s AND {is_member}) OR (m.who = %s AND NOT {is_member})) "
-        f"AND (m.known OR EXISTS (SELECT 1 FROM {contacts_aliased} WHERE c.id = m.contact_id AND c.workspace_id = %s)) "
-        "GROUP BY m.contact_id",
+        f"INSERT INTO {DUE_TABLE} (contact_id, due_at) SELECT k.contact_id, MIN(k.due_at) FROM ("
+        f"SELECT m.contact_id, m.due_at FROM {MOMENTS_TABLE} m WHERE m.due_at > %s AND m.known UNION ALL "
+        f"SELECT m.contact_id, m.due_at FROM {MOMENTS_TABLE} m WHERE m.due_at > %s AND NOT m.known "
+        f"AND (m.who = %s OR (m.who = %s AND {is_member}) OR (m.who = %s AND NOT {is_member})) "
+        f"AND EXISTS (SELECT 1 FROM {contacts_aliased} WHERE c.id = m.contact_id AND c.workspace_id = %s)"
+        ") k GROUP BY k.contact_id",
         [
-            prepared(Recheck, "due_at", compiled.clock.now),
+            ahead,
+            ahead,
             WHO_ALL,
             WHO_MEMBERS,
             workspace,
