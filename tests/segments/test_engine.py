@@ -3,6 +3,8 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ObjectDoesNotExist
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from siyu.contacts.selectors import tag_list_by_ids
 from siyu.contacts.services.contacts import contact_create, contact_merge
@@ -13,7 +15,12 @@ from siyu.core.tenancy import workspace_scope
 from siyu.segments.events import SegmentEntered, SegmentExited
 from siyu.segments.models import MembershipChange, Recheck, Segment, SegmentBuild
 from siyu.segments.selectors.rfm import rfm_settings
-from siyu.segments.services.evaluation import rechecks_run, segment_build, segments_reconcile
+from siyu.segments.services.evaluation import (
+    rechecks_run,
+    segment_build,
+    segments_reconcile,
+    segments_reevaluate,
+)
 from siyu.segments.services.maintenance import segments_maintain
 from siyu.segments.services.segments import segment_create
 from siyu.tenancy.actor import Actor
@@ -280,3 +287,34 @@ def test_a_merge_moves_membership_to_the_survivor(admin_actor: Actor) -> None:
     readers.refresh_from_db()
     assert readers.member_count == 1
     assert Recheck.objects.filter(segment=readers, contact=survivor).exists()
+
+
+def test_incremental_evaluation_costs_the_same_statements_for_one_segment_or_many(admin_actor: Actor) -> None:
+    """The segments a change touches are answered together, a dependency layer at a time: more
+    segments in a layer cost no more statements."""
+    reader = contact_create(actor=admin_actor, data={"name": "赵六"})
+    base = segment_create(actor=admin_actor, name="读过", rules=rule(article_reads()), build_now=True)
+
+    def statements() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            segments_reevaluate(contact_ids=[reader.id], keys=["event:track:Article Read"])
+        return len(captured.captured_queries)
+
+    one_layer = statements()
+    for n in range(2, 7):
+        segment_create(
+            actor=admin_actor, name=f"读过{n}篇", rules=rule(article_reads(at_least=n)), build_now=True
+        )
+    assert statements() == one_layer
+
+    def built_on_base(name: str, at_least: int) -> None:
+        in_base = {"kind": "segment", "op": "in", "segment": str(base.id)}
+        rules = rule({"all": [in_base, {"not": article_reads(at_least=at_least)}]})
+        segment_create(actor=admin_actor, name=name, rules=rules, build_now=True)
+
+    built_on_base("读过但不满3篇", 3)
+    two_layers = statements()
+    assert two_layers > one_layer
+    built_on_base("读过但不满5篇", 5)
+    assert statements() == two_layers
+    assert members(base) == set()
