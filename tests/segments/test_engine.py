@@ -15,6 +15,7 @@ from siyu.core.tenancy import workspace_scope
 from siyu.segments.events import SegmentEntered, SegmentExited
 from siyu.segments.models import MembershipChange, Recheck, Segment, SegmentBuild
 from siyu.segments.selectors.rfm import rfm_settings
+from siyu.segments.services import evaluation
 from siyu.segments.services.evaluation import (
     rechecks_run,
     segment_build,
@@ -318,3 +319,41 @@ def test_incremental_evaluation_costs_the_same_statements_for_one_segment_or_man
     built_on_base("读过但不满5篇", 5)
     assert statements() == two_layers
     assert members(base) == set()
+
+
+def test_many_segments_are_answered_in_several_statements_with_the_same_result(
+    admin_actor: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the statement limits (here lowered to 2 segments and 1 moment source) the answers and
+    re-checks are the same as a full build's."""
+    monkeypatch.setattr(evaluation, "SEGMENTS_PER_QUERY", 2)
+    monkeypatch.setattr(evaluation, "SOURCES_PER_STATEMENT", 1)
+    source = make_source()
+    readers = [
+        contact_create(
+            actor=admin_actor, data={"name": user, "identities": [{"type": "user_id", "value": user}]}
+        )
+        for user in ("r-1", "r-2")
+    ]
+    segments = [
+        segment_create(
+            actor=admin_actor, name=f"读过{n}篇", rules=rule(article_reads(at_least=n)), build_now=True
+        )
+        for n in range(1, 6)
+    ]
+    now = datetime.now(UTC)
+    deliver(source, [track("r-1", "Article Read", now - timedelta(days=d)) for d in (1, 2, 3)])
+    deliver(source, [track("r-2", "Article Read", now - timedelta(days=5))])
+
+    assert [members(s) for s in segments] == [
+        {readers[0].id, readers[1].id},
+        {readers[0].id},
+        {readers[0].id},
+        set(),
+        set(),
+    ]
+    incremental = set(Recheck.objects.values_list("segment_id", "contact_id", "due_at"))
+    assert len(incremental) == 4  # the members of the first three: when a read leaves the window
+    for segment in segments:
+        segment_build(segment=segment)
+    assert set(Recheck.objects.values_list("segment_id", "contact_id", "due_at")) == incremental

@@ -78,6 +78,11 @@ MOMENTS_TABLE = "segment_build_moments"
 DUE_TABLE = "segment_build_due"
 RECHECK_BATCH = 2000
 PUBLISH_CHUNK = 5000  # contacts per segment.entered / segment.exited event of a build
+# Incremental evaluation answers many segments in one statement; these keep it within the databases'
+# limits (PostgreSQL: 1,664 result columns; SQLite: 500 terms in a UNION ALL). A rule has at most
+# 100 conditions, each with at most 2 moment sources.
+SEGMENTS_PER_QUERY = 100
+SOURCES_PER_STATEMENT = 250
 
 
 @dataclass(frozen=True)
@@ -447,8 +452,8 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
 
 def _rechecks_replace(jobs: Sequence[tuple[Compiled, Sequence[UUID]]]) -> None:
     """Re-schedule the clock re-checks of time-relative segments for some of their contacts, after
-    evaluating them: a delete per set of contacts, then one insert of each contact's earliest
-    moment ahead."""
+    evaluating them: a delete per set of contacts, then one insert (per 250 moment sources) of each
+    contact's earliest moment ahead."""
     if not jobs:
         return
     by_contacts: dict[tuple[UUID, ...], list[UUID]] = {}
@@ -457,11 +462,16 @@ def _rechecks_replace(jobs: Sequence[tuple[Compiled, Sequence[UUID]]]) -> None:
     for contact_ids, segment_ids in by_contacts.items():
         # One statement each: PostgreSQL answers an OR of these with a scan of every re-check.
         Recheck.objects.filter(segment_id__in=segment_ids, contact_id__in=uuid_list(contact_ids)).delete()
+    statements: list[tuple[list[str], list[Any]]] = []
     selects: list[str] = []
     params: list[Any] = []
     for compiled, contact_ids in jobs:
         segment_id = compiled.segment.id
-        for rows, column, who in _recheck_sources(compiled, contact_ids):
+        sources = _recheck_sources(compiled, contact_ids)
+        if selects and len(selects) + len(sources) > SOURCES_PER_STATEMENT:
+            statements.append((selects, params))  # a segment's moments stay in one statement
+            selects, params = [], []
+        for rows, column, who in sources:
             # EXISTS, not IN: PostgreSQL plans NOT IN (all of a large segment's members) as a filter on
             # a scan of the whole table instead of probing it for the few contacts (150 ms at 1M).
             member = Exists(SegmentMember.objects.filter(segment_id=segment_id, contact_id=OuterRef(column)))
@@ -475,16 +485,18 @@ def _rechecks_replace(jobs: Sequence[tuple[Compiled, Sequence[UUID]]]) -> None:
                 f"SELECT %s AS segment_id, s.{column} AS contact_id, s.moment AS moment FROM ({select}) s"
             )
             params += [prepared(Recheck, "segment_id", segment_id), *select_params]
-    if not selects:
-        return
+    if selects:
+        statements.append((selects, params))
     rechecks = connection.ops.quote_name(Recheck._meta.db_table)
-    now = jobs[0][0].clock.now
-    _execute(
-        f"INSERT INTO {rechecks} (id, workspace_id, segment_id, contact_id, due_at) "
-        f"SELECT {new_uuid_sql()}, %s, m.segment_id, m.contact_id, MIN(m.moment) "
-        f"FROM ({' UNION ALL '.join(selects)}) m WHERE m.moment > %s GROUP BY m.segment_id, m.contact_id",
-        [prepared(Recheck, "workspace_id", active_workspace_id()), *params, prepared(Recheck, "due_at", now)],
-    )
+    workspace = prepared(Recheck, "workspace_id", active_workspace_id())
+    ahead = prepared(Recheck, "due_at", jobs[0][0].clock.now)
+    for union, union_params in statements:
+        _execute(
+            f"INSERT INTO {rechecks} (id, workspace_id, segment_id, contact_id, due_at) "
+            f"SELECT {new_uuid_sql()}, %s, m.segment_id, m.contact_id, MIN(m.moment) "
+            f"FROM ({' UNION ALL '.join(union)}) m WHERE m.moment > %s GROUP BY m.segment_id, m.contact_id",
+            [workspace, *union_params, ahead],
+        )
 
 
 def segment_build(
@@ -658,7 +670,8 @@ def _evaluate(work: Sequence[tuple[Compiled, Sequence[UUID]]], *, cause: str) ->
 
     A chunk of contacts costs the same few statements however many segments are evaluated: one
     query answers every segment for every contact, one reads their memberships, two replace the
-    re-checks — besides the writes of real entries and exits.
+    re-checks — besides the writes of real entries and exits (and one more of each per hundred
+    segments).
     """
     wanted = [(compiled, frozenset(contact_ids)) for compiled, contact_ids in work if contact_ids]
     everyone = sorted(set().union(*(contact_ids for _, contact_ids in wanted)))
@@ -667,7 +680,10 @@ def _evaluate(work: Sequence[tuple[Compiled, Sequence[UUID]]], *, cause: str) ->
         chunk = everyone[start : start + IN_CHUNK]
         jobs = [(compiled, [cid for cid in chunk if cid in contact_ids]) for compiled, contact_ids in wanted]
         jobs = [(compiled, contact_ids) for compiled, contact_ids in jobs if contact_ids]
-        selected = _answers([compiled for compiled, _ in jobs], chunk)
+        selected: dict[UUID, set[UUID]] = {}
+        for start_segment in range(0, len(jobs), SEGMENTS_PER_QUERY):
+            group = jobs[start_segment : start_segment + SEGMENTS_PER_QUERY]
+            selected.update(_answers([compiled for compiled, _ in group], chunk))
         current = _memberships([compiled.segment.id for compiled, _ in jobs], chunk)
         for compiled, contact_ids in jobs:
             segment_id = compiled.segment.id
