@@ -358,6 +358,14 @@ def _recheck_sources(
     return sources
 
 
+def _kept_for(rows: QuerySet[Any], column: str, who: str, *, segment_id: UUID) -> QuerySet[Any]:
+    """The moment rows of the segment's members only (`who` members) or of the others only."""
+    # EXISTS, not IN: PostgreSQL plans NOT IN (all of a large segment's members) as a filter on a scan
+    # of the whole table instead of probing it for the few contacts (150 ms at 1M).
+    member = Exists(SegmentMember.objects.filter(segment_id=segment_id, contact_id=OuterRef(column)))
+    return rows.filter(member if who == WHO_MEMBERS else ~member)
+
+
 def _rechecks_rebuild(compiled: Compiled) -> int:
     """Every contact's next re-check for the segment, applied as a difference to the stored ones:
     computed in SQL, and in a steady state (nothing moved) nothing is written. Returns how many
@@ -388,10 +396,7 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
             # The build's own measures (not the events): keeping only the members, or only the others,
             # is one semi-join while copying, and the steps below handle that many fewer moments, each
             # for whoever it names.
-            member = Exists(
-                SegmentMember.objects.filter(segment_id=compiled.segment.id, contact_id=OuterRef(column))
-            )
-            rows = rows.filter(member if who == WHO_MEMBERS else ~member)
+            rows = _kept_for(rows, column, who, segment_id=compiled.segment.id)
             who, known = WHO_ALL, who == WHO_MEMBERS
         _rows_insert(MOMENTS_TABLE, "who, known, contact_id, due_at", [who, known], rows)
     _statistics_refresh(MOMENTS_TABLE)
@@ -472,11 +477,8 @@ def _rechecks_replace(jobs: Sequence[tuple[Compiled, Sequence[UUID]]]) -> None:
             statements.append((selects, params))  # a segment's moments stay in one statement
             selects, params = [], []
         for rows, column, who in sources:
-            # EXISTS, not IN: PostgreSQL plans NOT IN (all of a large segment's members) as a filter on
-            # a scan of the whole table instead of probing it for the few contacts (150 ms at 1M).
-            member = Exists(SegmentMember.objects.filter(segment_id=segment_id, contact_id=OuterRef(column)))
             if who != WHO_ALL:
-                rows = rows.filter(member if who == WHO_MEMBERS else ~member)
+                rows = _kept_for(rows, column, who, segment_id=segment_id)
             try:
                 select, select_params = rows.query.sql_with_params()
             except EmptyResultSet:
