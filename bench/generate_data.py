@@ -23,9 +23,10 @@ The bulk rows are written straight into the tables, as the product itself would 
 - events over the last `--days` days (180): page views, `Article Read` (article, category, dwell
   seconds), `Page Left` (dwell and scroll, what the SDK reports), `Product Viewed` (product,
   category, price) and `Order Completed` (order_id, revenue, products) for customers and members
-  only; each event's context (page, library, locale, user agent, campaign) in its own table, as
-  the processor stores it; events per contact are skewed (log-normal weights, more for later stages), grouped into
-  sessions; every contact's first event carries its channel's campaign;
+  only; each event's context (page, library, locale, user agent, campaign) in its own table and
+  its numeric properties in theirs (`EventNumber`), as the processor stores them; events per
+  contact are skewed (log-normal weights, more for later stages), grouped into sessions; every
+  contact's first event carries its channel's campaign;
 - what the event processor would have written for them (siyu/tracking/services/effects.py and
   purchases.py): one ContactActivity row per contact with events (first/last seen, sessions split
   by the 30-minute timeout, page views, events, active dwell from `Page Left`, orders, revenue,
@@ -48,6 +49,7 @@ first (all tables: use it on scratch databases only) — and refuses if any othe
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import random
 import sqlite3
@@ -82,6 +84,7 @@ BULK_TABLES = (
     "contacts_contacttag",
     "contacts_stagechange",
     "tracking_event",
+    "tracking_eventnumber",
     "tracking_contactactivity",
     "tracking_purchase",
 )
@@ -478,6 +481,15 @@ class Sink:
             f'INSERT INTO "{table}" ({quoted}) SELECT {quoted} FROM "{staging}" ORDER BY "{order_by}", "id"'  # noqa: S608
         )
         self.conn.execute(f'DROP TABLE "{staging}"')
+        self.commit()
+
+    def numbers_fill(self) -> None:
+        """Each event's numeric properties into `EventNumber`, as the processor writes them, with the
+        statement the migration that made the table fills it with."""
+        migration = importlib.import_module("siyu.tracking.migrations.0006_event_numbers")
+        if not self.sqlite:
+            self.conn.execute("SET work_mem = '256MB'")
+        self.conn.execute(migration.numbers_fill_sql("sqlite" if self.sqlite else "postgresql"))
         self.commit()
 
     def rebuild_indexes(self) -> None:
@@ -1297,6 +1309,10 @@ def main() -> None:
     order_started = time.perf_counter()
     sink.staging_move(events_staging, "tracking_event", EVENT_COLUMNS, order_by="received_at")
     order_seconds = time.perf_counter() - order_started
+    say("event numbers …")
+    numbers_started = time.perf_counter()
+    sink.numbers_fill()
+    numbers_seconds = time.perf_counter() - numbers_started
     load_seconds = time.perf_counter() - load_started
     say("rebuilding indexes …")
     index_started = time.perf_counter()
@@ -1337,6 +1353,7 @@ def main() -> None:
                     "rows": round(load_seconds, 1),
                     "rows_writing": round(write_seconds, 1),
                     "events_ordering": round(order_seconds, 1),
+                    "event_numbers": round(numbers_seconds, 1),
                     "indexes": round(index_seconds, 1),
                     "analyze": round(analyze_seconds, 1),
                     "rfm": round(rfm_seconds, 1),

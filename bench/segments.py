@@ -201,6 +201,7 @@ WRITTEN_TABLES = (
     "contacts_identity",
     "tracking_contactactivity",
     "tracking_event",
+    "tracking_eventnumber",
 )
 
 
@@ -332,7 +333,7 @@ def rebuild_lines(
         "for each segment in turn (first build: every member entered, with history rows and clock "
         "re-checks), then `segment_build` of each (rebuild, steady state), then the compiled query "
         "alone (`SELECT COUNT(*)` over it). On PostgreSQL the tables written by the builds and by the "
-        "other benchmarks (segments, contacts, identities, activity, events) are vacuumed and analyzed "
+        "other benchmarks (segments, contacts, identities, activity, events and their numbers) are vacuumed and analyzed "
         "after an earlier run's segments are removed and again after the first builds, as autovacuum "
         f"would (it is off on this machine's server). Load average {load_before:.1f} before, {load_after:.1f} after "
         "(other sessions' work shares the 2 cores).",

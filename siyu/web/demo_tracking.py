@@ -43,6 +43,7 @@ from siyu.tracking.models import (
     Event,
     EventContext,
     EventMinute,
+    EventNumber,
     InboundBatch,
     IngestWarning,
     Notification,
@@ -156,6 +157,7 @@ def _process() -> int:
 def _tracking_wipe() -> None:
     for model in (
         EventContext,
+        EventNumber,
         Event,
         Purchase,
         ContactActivity,

@@ -170,6 +170,72 @@ def test_a_sum_that_can_rise_as_time_passes_is_re_checked_for_non_members(admin_
     assert members(segment) == {people["offset"].id}
 
 
+def test_sums_read_only_numeric_values_in_full_builds_and_incremental_evaluation_alike(
+    admin_actor: Actor,
+) -> None:
+    """A full build reads sums from the events' numbers (`EventNumber`), incremental evaluation from the
+    events' JSON: both see only the events whose property is a number. An event without one can
+    neither add to the sum nor, leaving the window, change it — so it schedules no re-check."""
+    source = make_source()
+    people = {
+        user: contact_create(
+            actor=admin_actor, data={"name": user, "identities": [{"type": "user_id", "value": user}]}
+        )
+        for user in ("reader", "texter", "flagger", "silent")
+    }
+    now = datetime.now(UTC)
+    deliver(
+        source,
+        [
+            track("reader", "Article Read", now - timedelta(days=25)),
+            track("reader", "Article Read", now - timedelta(days=2), dwell=90),
+            track("texter", "Article Read", now - timedelta(days=2), dwell="90"),
+            track("flagger", "Article Read", now - timedelta(days=2), dwell=True),
+            track("silent", "Article Read", now - timedelta(days=2)),
+        ],
+    )
+    dwell = {
+        "kind": "event",
+        "type": "track",
+        "name": "Article Read",
+        "window": {"last": 30, "unit": "days"},
+        "aggregate": "sum",
+        "property": "dwell",
+        "op": "gte",
+        "value": 60,
+    }
+    with CaptureQueriesContext(connection) as build:
+        segment = segment_create(actor=admin_actor, name="30天阅读60秒", rules=rule(dwell), build_now=True)
+    assert any("tracking_eventnumber" in query["sql"] for query in build.captured_queries)
+    assert members(segment) == {people["reader"].id}
+
+    def due() -> dict[Any, timedelta]:
+        rows = Recheck.objects.filter(segment=segment).values_list("contact_id", "due_at")
+        return {contact_id: round_to_hours(due_at - now) for contact_id, due_at in rows}
+
+    expected = {people["reader"].id: timedelta(days=28)}  # the read with a dwell leaves the window
+    assert due() == expected
+
+    # New reads without a dwell re-evaluate each person from their own events: nothing changes.
+    deliver(source, [track(user, "Article Read", now - timedelta(days=1)) for user in people])
+    assert members(segment) == {people["reader"].id}
+    assert due() == expected
+    # `EventNumber` has no index by contact: evaluating a few contacts reads their events instead.
+    with CaptureQueriesContext(connection) as incremental:
+        segments_reevaluate(contact_ids=[p.id for p in people.values()], keys={"event:track:Article Read"})
+    read = " ".join(query["sql"] for query in incremental.captured_queries)
+    assert '"tracking_event"' in read
+    assert "tracking_eventnumber" not in read
+    assert due() == expected
+    rebuilt = segment_build(segment=segment)
+    assert rebuilt is not None
+    assert (rebuilt.added, rebuilt.removed) == (0, 0)
+
+
+def round_to_hours(span: timedelta) -> timedelta:
+    return timedelta(hours=round(span.total_seconds() / 3600))
+
+
 def test_has_none_of_counts_contacts_without_the_field(admin_actor: Actor) -> None:
     """A contact who never filled a multi-select has none of its options (found on PostgreSQL, where
     NOT over a missing key's NULL dropped them)."""

@@ -1,4 +1,5 @@
-"""Schema changes that carry data: the events' contexts move to their own table and back."""
+"""Schema changes that carry data: the events' contexts move to their own table and back; their numeric
+properties are copied beside them."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -6,6 +7,8 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+
+from siyu.core.ids import uuid7
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,20 +23,22 @@ def _migrate(targets: list[tuple[str, str]]) -> Any:
     return executor.loader.project_state(targets).apps
 
 
-def _events(apps: Any, workspace: Any, contexts: dict[str, dict[str, Any]]) -> None:
+def _events(apps: Any, workspace: Any, fields: dict[str, dict[str, Any]], *, column: str = "context") -> None:
     source = apps.get_model("tracking", "Source").objects.create(
         workspace=workspace, name=f"网站 {workspace.slug}", write_key=f"key-{workspace.slug}"
     )
     at = datetime(2026, 11, 1, tzinfo=UTC)
-    for message_id, context in contexts.items():
+    for message_id, value in fields.items():
         apps.get_model("tracking", "Event").objects.create(
             workspace=workspace,
             source=source,
             message_id=message_id,
-            type="page",
-            context=context,
+            type="track",
+            name="Article Read",
+            contact_id=uuid7(),
             timestamp=at,
             received_at=at,
+            **{column: value},
         )
 
 
@@ -59,6 +64,40 @@ def test_contexts_move_beside_their_events_and_back() -> None:
             "without": {},
             "theirs": {"page": {"path": "/b"}},
         }
+    finally:
+        _migrate([("tracking", _latest("tracking"))])
+
+
+def test_numeric_properties_of_stored_events_are_copied_beside_them() -> None:
+    try:
+        old = _migrate([("tracking", "0005_activity_last_order_index")])
+        workspaces = old.get_model("tenancy", "Workspace").objects
+        ours, theirs = workspaces.create(name="甲", slug="jia"), workspaces.create(name="乙", slug="yi")
+        odd = {"flag": True, "text": "12", "nested": {"n": 1}, "list": [1], "none": None, "k" * 65: 1}
+        _events(
+            old, ours, {"read": {"dwell_seconds": 42, "ratio": 0.5, **odd}, "bare": {}}, column="properties"
+        )
+        _events(old, theirs, {"theirs": {"dwell_seconds": -7}}, column="properties")
+
+        new = _migrate([("tracking", "0006_event_numbers")])
+        events = {e.id: e for e in new.get_model("tracking", "Event").objects.all()}
+        copied = {
+            (events[n.event_id].message_id, n.key, n.value, n.workspace_id)
+            for n in new.get_model("tracking", "EventNumber").objects.all()
+        }
+        assert copied == {
+            ("read", "dwell_seconds", 42.0, ours.id),
+            ("read", "ratio", 0.5, ours.id),
+            ("theirs", "dwell_seconds", -7.0, theirs.id),
+        }
+        for number in new.get_model("tracking", "EventNumber").objects.all():
+            event = events[number.event_id]
+            assert (number.contact_id, number.type, number.name, number.timestamp) == (
+                event.contact_id,
+                event.type,
+                event.name,
+                event.timestamp,
+            )
     finally:
         _migrate([("tracking", _latest("tracking"))])
 

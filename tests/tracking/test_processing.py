@@ -18,6 +18,7 @@ from siyu.tracking.models import (
     Event,
     EventContext,
     EventMinute,
+    EventNumber,
     InboundBatch,
     IngestWarning,
     Notification,
@@ -362,15 +363,23 @@ def test_old_events_do_not_ring_the_radar(workspace, rep):
 
 def test_merging_and_deleting_contacts_carries_their_events(workspace, admin_actor):
     source = make_source()
-    send_and_process(source, [page("anon-m1", userId="m1"), page("anon-m2", userId="m2")])
+    send_and_process(
+        source,
+        [
+            page("anon-m1", userId="m1", properties={"scroll_depth": 40}),
+            page("anon-m2", userId="m2", properties={"scroll_depth": 90}),
+        ],
+    )
     first = Identity.objects.get(value="m1").contact
     second = Identity.objects.get(value="m2").contact
     contact_merge(actor=admin_actor, survivor=first, other=second)
     assert set(Event.objects.values_list("contact_id", flat=True)) == {first.id}
+    assert set(EventNumber.objects.values_list("contact_id", flat=True)) == {first.id}
     assert ContactActivity.objects.get().page_views == 2
     contact_delete(actor=admin_actor, contact=first)
     assert not Event.objects.exists()
     assert not EventContext.objects.exists()
+    assert not EventNumber.objects.exists()
     assert not ContactActivity.objects.exists()
 
 
@@ -393,6 +402,32 @@ def test_an_events_context_is_stored_beside_it_and_only_when_there_is_one(worksp
     assert Event.objects.get(message_id="bare").context == {}
     with workspace_scope(other_workspace.id):
         assert not EventContext.objects.exists()
+
+
+def test_an_events_numeric_properties_are_kept_beside_it_as_rules_read_them(workspace, other_workspace):
+    long_key = "k" * 65
+    properties = {
+        "dwell_seconds": 42,
+        "price": 19.9,
+        "negative": -3,
+        "paid": True,
+        "count_text": "7",
+        "nested": {"inner": 1},
+        "listed": [1, 2],
+        "nothing": None,
+        long_key: 5,
+    }
+    send_and_process(
+        make_source(), [message(anonymousId="anon-num", event="Article Read", properties=properties)]
+    )
+    event = Event.objects.get()
+    numbers = EventNumber.objects.all()
+    assert {n.key: n.value for n in numbers} == {"dwell_seconds": 42.0, "price": 19.9, "negative": -3.0}
+    assert {(n.event_id, n.contact_id, n.type, n.name, n.timestamp) for n in numbers} == {
+        (event.id, event.contact_id, "track", "Article Read", event.timestamp)
+    }
+    with workspace_scope(other_workspace.id):
+        assert not EventNumber.objects.exists()
 
 
 def test_a_context_without_its_event_is_refused(workspace):

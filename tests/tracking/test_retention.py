@@ -5,7 +5,14 @@ from django.core.management import call_command
 
 from siyu.core.tenancy import workspace_scope
 from siyu.core.time import now
-from siyu.tracking.models import ContactActivity, Event, EventContext, InboundBatch, TrackingSettings
+from siyu.tracking.models import (
+    ContactActivity,
+    Event,
+    EventContext,
+    EventNumber,
+    InboundBatch,
+    TrackingSettings,
+)
 from siyu.tracking.services.retention import tracking_prune
 from tests.tracking.events import make_source, page, send_and_process
 
@@ -15,12 +22,19 @@ pytestmark = pytest.mark.django_db
 def test_old_raw_events_go_and_counters_stay(workspace, other_workspace):
     TrackingSettings.objects.create(retention_days=30)
     source = make_source()
-    send_and_process(source, [page("anon-1", messageId="old"), page("anon-1", messageId="new")])
+    numbered = {"scroll_depth": 50}
+    send_and_process(
+        source,
+        [
+            page("anon-1", messageId="old", properties=numbered),
+            page("anon-1", messageId="new", properties=numbered),
+        ],
+    )
     Event.objects.filter(message_id="old").update(received_at=now() - timedelta(days=31))
     InboundBatch.objects.update(processed_at=now() - timedelta(days=2))
     with workspace_scope(other_workspace.id):
         theirs = make_source(name="他")
-        send_and_process(theirs, [page("anon-9", messageId="theirs")])
+        send_and_process(theirs, [page("anon-9", messageId="theirs", properties=numbered)])
         Event.objects.update(received_at=now() - timedelta(days=31))  # within their default 365 days
 
     pruned = tracking_prune()
@@ -28,11 +42,13 @@ def test_old_raw_events_go_and_counters_stay(workspace, other_workspace):
     assert (pruned.events, pruned.batches) == (1, 1)
     assert list(Event.objects.values_list("message_id", flat=True)) == ["new"]
     assert list(EventContext.objects.values_list("event__message_id", flat=True)) == ["new"]
+    assert list(EventNumber.objects.values_list("event__message_id", flat=True)) == ["new"]
     assert ContactActivity.objects.get().page_views == 2
     assert not InboundBatch.objects.exists()
     with workspace_scope(other_workspace.id):
         assert Event.objects.count() == 1
         assert EventContext.objects.count() == 1
+        assert EventNumber.objects.count() == 1
         assert InboundBatch.objects.count() == 1  # processed a moment ago: kept for a day
 
 

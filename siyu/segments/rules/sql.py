@@ -17,6 +17,7 @@ from django.db.models import (
     Avg,
     BooleanField,
     Count,
+    F,
     Max,
     Min,
     Q,
@@ -31,6 +32,7 @@ from django.db.models.lookups import (
     GreaterThanOrEqual,
     IContains,
     In,
+    IsNull,
     IStartsWith,
     LessThan,
     LessThanOrEqual,
@@ -66,7 +68,7 @@ from siyu.segments.rules.spec import (
     StageCondition,
     TagsCondition,
 )
-from siyu.tracking.selectors.events import activity_rows, event_rows
+from siyu.tracking.selectors.events import activity_rows, event_rows, number_rows
 
 NOBODY = Q(pk__in=[])
 DAY = timedelta(days=1)
@@ -85,8 +87,11 @@ class Clock:
     # Full builds: the event conditions whose measures the build put in its table, by number.
     measured: tuple[EventCondition, ...] = ()
 
-    def rows(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset if self.within is None else queryset.filter(contact_id__in=uuid_list(self.within))
+    def rows(self, queryset: QuerySet[Any], column: str = "contact_id") -> QuerySet[Any]:
+        """The queryset's rows of the contacts being evaluated (all, in full builds)."""
+        return (
+            queryset if self.within is None else queryset.filter(**{f"{column}__in": uuid_list(self.within)})
+        )
 
     @property
     def today(self) -> date:
@@ -367,9 +372,26 @@ def _property_q(where: PropertyFilter) -> Q:
     return _compare_expression(op, JsonNumber("properties", key), float(value))
 
 
+NUMBER_AGGREGATES = frozenset({"sum", "avg", "min", "max"})
+
+
+def reads_numbers(condition: EventCondition, clock: Clock) -> bool:
+    """Does the condition read `EventNumber` rows rather than events? Full builds do for sums, averages
+    and extremes without property filters: a window of one key is a range of one covering index.
+    Incremental evaluation reads its few contacts' own events, by the events' contact index."""
+    return clock.within is None and condition.aggregate in NUMBER_AGGREGATES and not condition.where
+
+
 def event_base(condition: EventCondition, clock: Clock) -> QuerySet[Any]:
-    """The events a condition looks at: type, name, property filters and window."""
-    events = clock.rows(event_rows()).filter(type=condition.type)
+    """The events a condition looks at: type, name, property filters and window — and for a sum,
+    average or extreme, only those where its property is a number (from `EventNumber` or the JSON),
+    so both sources see the same events."""
+    if reads_numbers(condition, clock):
+        events = number_rows().filter(type=condition.type, key=condition.prop)
+    else:
+        events = clock.rows(event_rows()).filter(type=condition.type)
+        if condition.aggregate in NUMBER_AGGREGATES:
+            events = events.filter(IsNull(JsonNumber("properties", condition.prop), False))
     if condition.name:
         events = events.filter(name=condition.name)
     for where in condition.where:
@@ -382,23 +404,28 @@ def event_base(condition: EventCondition, clock: Clock) -> QuerySet[Any]:
     return events
 
 
+def event_number(condition: EventCondition, clock: Clock) -> Any:
+    """The summed or compared property, in the rows `event_base` returns."""
+    return F("value") if reads_numbers(condition, clock) else JsonNumber("properties", condition.prop)
+
+
 def zero_satisfies(op: str, value: Any) -> bool:
     """Does a contact with no matching events (count 0, sum 0) meet `op value`?"""
     return compare_holds(op, Decimal(0), value)
 
 
-def event_measure(condition: EventCondition) -> Any:
+def event_measure(condition: EventCondition, clock: Clock) -> Any:
     match condition.aggregate:
         case "count":
             return Count("id")
         case "sum":
-            return Coalesce(Sum(JsonNumber("properties", condition.prop)), Value(0.0))
+            return Coalesce(Sum(event_number(condition, clock)), Value(0.0))
         case "avg":
-            return Avg(JsonNumber("properties", condition.prop))
+            return Avg(event_number(condition, clock))
         case "min":
-            return Min(JsonNumber("properties", condition.prop))
+            return Min(event_number(condition, clock))
         case "max":
-            return Max(JsonNumber("properties", condition.prop))
+            return Max(event_number(condition, clock))
         case "first":
             return Min("timestamp")
         case "last":
@@ -430,7 +457,7 @@ def _event_q(condition: EventCondition, clock: Clock) -> Q:
         events = event_base(condition, clock)
         if condition.aggregate == "count" and (condition.op, condition.value) in (("gte", 1), ("gt", 0)):
             return Q(id__in=events.values("contact_id"))  # "at least once": no grouping needed
-        grouped = events.values("contact_id").annotate(measure=event_measure(condition))
+        grouped = events.values("contact_id").annotate(measure=event_measure(condition, clock))
     test = _measure_test(condition, clock)
     if condition.aggregate in ("count", "sum") and zero_satisfies(condition.op, condition.value):
         return ~Q(id__in=grouped.filter(~test).values("contact_id"))

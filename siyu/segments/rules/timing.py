@@ -111,7 +111,8 @@ def _is_day_condition(condition: Condition) -> bool:
 
 def moment_sources(condition: Condition, clock: Clock) -> list[tuple[QuerySet[Any], str]]:
     """Querysets of (contact id, moment at which the condition's answer may flip), each with the name
-    of its contact column. Moments may lie in the past; callers keep those still ahead.
+    of its contact column, for the clock's contacts (`Clock.within`). Moments may lie in the past;
+    callers keep those still ahead.
 
     Conditions on dates (not date-times) change at local midnight and are handled by day boundaries
     (`date_flip_q`), not by per-contact re-checks.
@@ -120,7 +121,7 @@ def moment_sources(condition: Condition, clock: Clock) -> list[tuple[QuerySet[An
     match condition:
         case FieldCondition(field=spec, op=op, value=days) if op in DAY_OPS and spec.type == "datetime":
             span = days * DAY
-            rows = contact_rows().filter(**{f"{spec.name}__gt": clock.now - span})
+            rows = clock.rows(contact_rows(), "id").filter(**{f"{spec.name}__gt": clock.now - span})
             sources.append(
                 (rows.annotate(moment=datetime_plus(F(spec.name), span)).values_list("id", "moment"), "id")
             )
@@ -143,7 +144,7 @@ def moment_sources(condition: Condition, clock: Clock) -> list[tuple[QuerySet[An
         case PurchaseCondition(measure="recency_days", value=value):
             bounds = value if isinstance(value, tuple) else (value,)
             offsets = sorted({(n + extra) * DAY for n in bounds for extra in (0, 1)})
-            recent = activity_rows().filter(last_order_at__gt=clock.now - offsets[-1])
+            recent = clock.rows(activity_rows()).filter(last_order_at__gt=clock.now - offsets[-1])
             # The earliest of those moments still ahead, in one pass over the recent buyers.
             ahead = [
                 When(last_order_at__gt=clock.now - offset, then=datetime_plus(F("last_order_at"), offset))
@@ -155,7 +156,7 @@ def moment_sources(condition: Condition, clock: Clock) -> list[tuple[QuerySet[An
         case RfmCondition():
             if clock.rfm is not None:
                 offset = (clock.rfm.recency_high_max_days + 1) * DAY
-                recent = activity_rows().filter(last_order_at__gt=clock.now - offset)
+                recent = clock.rows(activity_rows()).filter(last_order_at__gt=clock.now - offset)
                 moments = recent.annotate(moment=datetime_plus(F("last_order_at"), offset))
                 sources.append((moments.values_list("contact_id", "moment"), "contact_id"))
     return [(rows.order_by(), column) for rows, column in sources]

@@ -45,7 +45,6 @@ from siyu.segments.models import (
     SegmentKind,
     SegmentMember,
 )
-from siyu.segments.rules.json import JsonNumber
 from siyu.segments.rules.spec import (
     DAY_ROLL,
     Catalog,
@@ -55,7 +54,7 @@ from siyu.segments.rules.spec import (
     rule_document_of,
     rule_parse,
 )
-from siyu.segments.rules.sql import Clock, event_base, event_measure, rule_q
+from siyu.segments.rules.sql import Clock, event_base, event_measure, event_number, rule_q
 from siyu.segments.rules.timing import (
     WHO_ALL,
     WHO_MEMBERS,
@@ -190,10 +189,10 @@ def _measures_fill(compiled: Compiled) -> Compiled:
             event_base(condition, compiled.clock)
             .order_by()
             .values("contact_id")
-            .annotate(measure=event_measure(condition), oldest=Min("timestamp"))
+            .annotate(measure=event_measure(condition, compiled.clock), oldest=Min("timestamp"))
         )
         if condition.aggregate == "sum":
-            rows = rows.annotate(floor=Min(JsonNumber("properties", condition.prop)))
+            rows = rows.annotate(floor=Min(event_number(condition, compiled.clock)))
         try:
             select, params = rows.query.sql_with_params()
         except EmptyResultSet:
@@ -343,12 +342,12 @@ def _recheck_sources(
     (`recheck_targets`: members, others or all)."""
     sources = []
     root, clock = compiled.rule.root, compiled.clock
+    if contact_ids is not None:
+        clock = replace(clock, within=tuple(contact_ids))
     for (condition, who), (_same, who_if_nonnegative) in zip(
         recheck_targets(root), recheck_targets(root, nonnegative=True), strict=True
     ):
         for rows, column in moment_sources(condition, clock):
-            if contact_ids is not None:
-                rows = rows.filter(**{f"{column}__in": uuid_list(contact_ids)})
             if who_if_nonnegative != who and rows.model is BuildEventMeasure:
                 # A build measured each contact's smallest summed value: where none is below zero
                 # the sum only falls with time, so fewer contacts need its re-checks.

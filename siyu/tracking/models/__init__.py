@@ -1,10 +1,12 @@
 from siyu.tracking.models.content import Content, ContentCategory, ContentKind, ContentViewer, ShareLink
 from siyu.tracking.models.events import (
     ENGAGEMENT_EVENTS,
+    NUMBER_KEY_MAX,
     ContactActivity,
     Event,
     EventContext,
     EventMinute,
+    EventNumber,
     EventType,
     InboundBatch,
     TrackingSettings,
@@ -16,6 +18,7 @@ from siyu.tracking.models.sources import IngestWarning, Source, SourceKind, Warn
 
 __all__ = [
     "ENGAGEMENT_EVENTS",
+    "NUMBER_KEY_MAX",
     "ContactActivity",
     "Content",
     "ContentCategory",
@@ -24,6 +27,7 @@ __all__ = [
     "Event",
     "EventContext",
     "EventMinute",
+    "EventNumber",
     "EventType",
     "InboundBatch",
     "IngestWarning",

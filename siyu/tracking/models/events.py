@@ -106,6 +106,45 @@ class EventContext(TenantModel):
     context = models.JSONField(default=dict)
 
 
+# The longest property key a segment rule can name (and so the longest kept in `EventNumber`).
+NUMBER_KEY_MAX = 64
+
+
+class EventNumber(TenantModel):
+    """A numeric property of an event, one row per key, with the event's contact, type, name and time.
+
+    Sums, averages and extremes over a window of events (“30 天内阅读超过 60 秒”) read these narrow rows
+    from one covering index, in key and time order, instead of reading every event of the window from
+    the events table and its JSON. Kept: the top-level properties whose values are JSON numbers (not
+    booleans) under keys of at most NUMBER_KEY_MAX characters — every number a rule can name.
+
+    Written with its event by the processor, moved with it when contacts merge, deleted with it by
+    `services.retention.events_delete` (a statement per table; a cascade would load the events).
+    """
+
+    pk = models.CompositePrimaryKey("event_id", "key")
+    id = None  # type: ignore[assignment]
+    event = models.ForeignKey(Event, on_delete=models.DO_NOTHING, related_name="+", db_index=False)
+    workspace = models.ForeignKey(
+        "tenancy.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    key = models.CharField(max_length=NUMBER_KEY_MAX)
+    value = models.FloatField()
+    # Copies of the event's, so that a window is answered from the index alone.
+    contact_id = models.UUIDField(null=True, blank=True)
+    type = models.CharField(max_length=10, choices=EventType.choices)
+    name = models.CharField(max_length=200, blank=True)
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["workspace", "type", "name", "key", "timestamp", "contact_id", "value"],
+                name="eventnumber_window",
+            ),
+        ]
+
+
 class ContactActivity(TenantModel):
     """Counters kept up to date by the event processor, one row per contact; they outlive pruned events."""
 

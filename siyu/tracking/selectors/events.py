@@ -2,12 +2,17 @@
 
 from django.db.models import QuerySet
 
-from siyu.tracking.models import ContactActivity, Event
+from siyu.tracking.models import ContactActivity, Event, EventNumber
 
 
 def event_rows() -> QuerySet[Event]:
     """Stored events that belong to a contact."""
     return Event.objects.filter(contact_id__isnull=False)
+
+
+def number_rows() -> QuerySet[EventNumber]:
+    """Numeric properties of stored events that belong to a contact (see `EventNumber`)."""
+    return EventNumber.objects.filter(contact_id__isnull=False)
 
 
 def activity_rows() -> QuerySet[ContactActivity]:

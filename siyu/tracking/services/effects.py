@@ -32,12 +32,14 @@ from siyu.core.ids import uuid7, uuid_or_none
 from siyu.core.time import now
 from siyu.tracking.models import (
     ENGAGEMENT_EVENTS,
+    NUMBER_KEY_MAX,
     ContactActivity,
     Content,
     ContentViewer,
     Event,
     EventContext,
     EventMinute,
+    EventNumber,
     Notification,
     NotificationKind,
     ShareLink,
@@ -80,6 +82,15 @@ def _int(value: Any, *, limit: int) -> int:
     except (TypeError, ValueError, OverflowError):
         return 0
     return max(0, min(number, limit))
+
+
+def _numbers(properties: dict[str, Any]) -> list[tuple[str, float]]:
+    """The properties `EventNumber` keeps, as segment rules read them: JSON numbers, not booleans."""
+    return [
+        (key, float(value))
+        for key, value in properties.items()
+        if isinstance(value, int | float) and not isinstance(value, bool) and len(key) <= NUMBER_KEY_MAX
+    ]
 
 
 def _page_of(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,6 +209,22 @@ def effects_apply(data: EffectInput) -> None:
     # foreign key at commit, and the batch is redone without it.
     rows_write(
         EventContext, [{"event_id": e["_id"], "context": e["context"]} for e in events if e["context"]]
+    )
+    rows_write(
+        EventNumber,
+        [
+            {
+                "event_id": e["_id"],
+                "key": key,
+                "value": value,
+                "contact_id": e["contactId"],
+                "type": e["type"],
+                "name": e["name"],
+                "timestamp": e["timestamp"],
+            }
+            for e in events
+            for key, value in _numbers(e["properties"])
+        ],
     )
     # Orders: a purchase per order number, stored once however many ways the order arrives; only the
     # events whose purchase is new count in the counters below.

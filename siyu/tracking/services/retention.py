@@ -18,6 +18,7 @@ from siyu.tracking.models import (
     Event,
     EventContext,
     EventMinute,
+    EventNumber,
     InboundBatch,
     IngestWarning,
     TrackingSettings,
@@ -39,8 +40,9 @@ class Pruned:
 
 
 def events_delete(events: QuerySet[Event]) -> int:
-    """Delete the events and their contexts, one statement each. Returns how many events."""
+    """Delete the events, their contexts and numbers, one statement each. Returns how many events."""
     EventContext.objects.filter(event__in=events).delete()
+    EventNumber.objects.filter(event__in=events).delete()
     deleted, _by_model = events.delete()
     return deleted
 
