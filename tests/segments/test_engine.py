@@ -6,11 +6,13 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from siyu.contacts.models import Identity
 from siyu.contacts.selectors import tag_list_by_ids
 from siyu.contacts.services.contacts import contact_create, contact_merge
 from siyu.contacts.services.fields import custom_field_create
 from siyu.contacts.services.tags import contact_tags_add, tag_create, tag_group_create
 from siyu.core.events import subscribe
+from siyu.core.ids import uuid7
 from siyu.core.tenancy import workspace_scope
 from siyu.segments.events import SegmentEntered, SegmentExited
 from siyu.segments.models import MembershipChange, Recheck, Segment, SegmentBuild
@@ -26,6 +28,7 @@ from siyu.segments.services.maintenance import segments_maintain
 from siyu.segments.services.segments import segment_create
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import Workspace
+from siyu.tracking.models import Event
 from tests.segments.helpers import article_reads, deliver, members, rule, track
 from tests.tracking.events import make_source
 
@@ -230,6 +233,40 @@ def test_sums_read_only_numeric_values_in_full_builds_and_incremental_evaluation
     rebuilt = segment_build(segment=segment)
     assert rebuilt is not None
     assert (rebuilt.added, rebuilt.removed) == (0, 0)
+
+
+def test_a_rule_of_one_subquery_is_compared_from_its_rows_and_names_only_existing_contacts(
+    admin_actor: Actor,
+) -> None:
+    """A rule that is one event condition is built from the events' contact ids, not by probing every
+    contact; an id the events name for a contact that no longer exists never becomes a member."""
+    source = make_source()
+    for user in ("reader", "gone"):
+        contact_create(
+            actor=admin_actor, data={"name": user, "identities": [{"type": "user_id", "value": user}]}
+        )
+    now = datetime.now(UTC)
+    deliver(source, [track(user, "Article Read", now - timedelta(days=1)) for user in ("reader", "gone")])
+    reader = Identity.objects.get(value="reader").contact_id
+    gone = Identity.objects.get(value="gone").contact_id
+    # As a row written while its contact was being deleted would: it names a contact that is not there.
+    Event.objects.filter(contact_id=gone).update(contact_id=uuid7())
+    with CaptureQueriesContext(connection) as build:
+        segment = segment_create(
+            actor=admin_actor, name="读过文章", rules=rule(article_reads()), build_now=True
+        )
+    assert members(segment) == {reader}
+    differences = [q["sql"] for q in build.captured_queries if "INTO segment_build_target" in q["sql"]]
+    assert differences
+    assert all("contacts_contact" not in sql for sql in differences)
+
+    deliver(source, [track("gone", "Article Read", now - timedelta(hours=1))])
+    assert members(segment) == {reader, gone}
+    Event.objects.filter(contact_id=reader).delete()
+    rebuilt = segment_build(segment=segment)
+    assert rebuilt is not None
+    assert (rebuilt.added, rebuilt.removed) == (0, 1)
+    assert members(segment) == {gone}
 
 
 def round_to_hours(span: timedelta) -> timedelta:

@@ -534,6 +534,20 @@ def _segment_q(condition: SegmentCondition, clock: Clock) -> Q:
 # -- the tree --------------------------------------------------------------------------------------
 
 
+def semi_join_of(q: Q) -> QuerySet[Any] | None:
+    """The subquery of contact ids when a compiled rule is exactly `id IN (subquery)` — a single
+    positive event, tag, identity, purchase, RFM or segment condition — else None."""
+    if q.negated or q.connector != Q.AND or len(q.children) != 1:
+        return None
+    child = q.children[0]
+    if isinstance(child, Q):
+        return semi_join_of(child)
+    if not isinstance(child, tuple):
+        return None
+    lookup, value = child
+    return value if lookup == "id__in" and isinstance(value, QuerySet) else None
+
+
 def rule_q(node: Node, clock: Clock, *, team_subtrees: dict[Any, frozenset[Any]] | None = None) -> Q:
     """The rule as one filter over contacts (the active workspace's, through the tenant manager)."""
     subtrees = team_subtrees or {}

@@ -54,7 +54,7 @@ from siyu.segments.rules.spec import (
     rule_document_of,
     rule_parse,
 )
-from siyu.segments.rules.sql import Clock, event_base, event_measure, event_number, rule_q
+from siyu.segments.rules.sql import Clock, event_base, event_measure, event_number, rule_q, semi_join_of
 from siyu.segments.rules.timing import (
     WHO_ALL,
     WHO_MEMBERS,
@@ -143,15 +143,27 @@ def _temporary_table(name: str, columns: str) -> None:
     _execute(f"CREATE TEMPORARY TABLE {name} ({columns}){suffix}")
 
 
-def _rows_insert(table: str, columns: str, leads: Sequence[Any], rows: QuerySet[Any]) -> None:
-    """INSERT INTO table (columns) the constants `leads` followed by each row of the queryset; nothing
-    when the queryset can match nobody."""
+def _rows_insert(
+    table: str,
+    columns: str,
+    leads: Sequence[Any],
+    rows: QuerySet[Any],
+    *,
+    where: str = "",
+    params: Sequence[Any] = (),
+) -> int:
+    """INSERT INTO table (columns) the constants `leads` followed by each row of the queryset (`s`,
+    filtered by `where` with its `params`); nothing when the queryset can match nobody. Returns how
+    many rows."""
     try:
-        select, params = rows.query.sql_with_params()
+        select, select_params = rows.query.sql_with_params()
     except EmptyResultSet:
-        return
-    marks = ", ".join(["%s"] * len(leads))
-    _execute(f"INSERT INTO {table} ({columns}) SELECT {marks}, s.* FROM ({select}) s", [*leads, *params])
+        return 0
+    marks = "".join("%s, " for _ in leads)
+    return _execute(
+        f"INSERT INTO {table} ({columns}) SELECT {marks}s.* FROM ({select}) s {where}",
+        [*leads, *select_params, *params],
+    )
 
 
 def _statistics_refresh(table: str) -> None:
@@ -228,14 +240,30 @@ def _measures_fill(compiled: Compiled) -> Compiled:
 
 
 def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segment_id: Any) -> tuple[int, int]:
-    """The entries and exits, in one pass: the compiled query full-joined with the current members
-    (each side hashed once), keeping the rows found on one side only. Returns (added, removed)."""
+    """The entries and exits into the difference table. Returns (added, removed).
+
+    A rule that is exactly one subquery of contacts (`semi_join_of`: one event, tag, identity,
+    purchase, RFM or segment condition) is compared from that subquery's rows; any other, from the
+    compiled query over the contacts, full-joined with the current members in one pass (each side
+    hashed once) on PostgreSQL.
+    """
     entered, exited = MembershipChangeKind.ENTERED.value, MembershipChangeKind.EXITED.value
     _temporary_table(DIFFERENCE_TABLE, f"contact_id {_uuid_type()} NOT NULL, kind varchar(16) NOT NULL")
     current = f"SELECT contact_id FROM {members} WHERE workspace_id = %s AND segment_id = %s"
+    q = compiled.q()
     try:
-        query = contact_rows().filter(compiled.q()).order_by().values("id").query
-        select, params = query.sql_with_params()
+        candidates = semi_join_of(q)
+        if candidates is not None:
+            select, params = candidates.order_by().query.sql_with_params()
+            return _difference_by_target(
+                f"SELECT DISTINCT s.* FROM ({select}) s",
+                params,
+                members=members,
+                workspace=workspace,
+                segment_id=segment_id,
+                named_only=True,
+            )
+        select, params = contact_rows().filter(q).order_by().values("id").query.sql_with_params()
     except EmptyResultSet:  # the rules can match nobody (e.g. "RFM group" before any cut points exist)
         removed = _execute(
             f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT m.contact_id, %s FROM ({current}) m",
@@ -245,21 +273,9 @@ def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segmen
     if connection.vendor == "sqlite":
         # SQLite runs that full join as nested loops over the members: the selected contacts go into a
         # keyed table instead, compared twice by key.
-        _temporary_table(TARGET_TABLE, f"contact_id {_uuid_type()} NOT NULL PRIMARY KEY")
-        _execute(f"INSERT INTO {TARGET_TABLE} (contact_id) {select}", params)
-        added = _execute(
-            f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT t.contact_id, %s FROM {TARGET_TABLE} t "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {members} m WHERE m.workspace_id = %s AND m.segment_id = %s "
-            "AND m.contact_id = t.contact_id)",
-            [entered, workspace, segment_id],
+        return _difference_by_target(
+            select, params, members=members, workspace=workspace, segment_id=segment_id, named_only=False
         )
-        removed = _execute(
-            f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT m.contact_id, %s FROM ({current}) m "
-            f"WHERE NOT EXISTS (SELECT 1 FROM {TARGET_TABLE} t WHERE t.contact_id = m.contact_id)",
-            [exited, workspace, segment_id],
-        )
-        _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
-        return added, removed
     _execute(
         f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) "
         "SELECT COALESCE(t.id, m.contact_id), CASE WHEN m.contact_id IS NULL THEN %s ELSE %s END "
@@ -271,6 +287,55 @@ def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segmen
         cursor.execute(f"SELECT kind, COUNT(*) FROM {DIFFERENCE_TABLE} GROUP BY kind")
         counts = dict(cursor.fetchall())
     return int(counts.get(entered, 0)), int(counts.get(exited, 0))
+
+
+def _difference_by_target(
+    select: str, params: Sequence[Any], *, members: str, workspace: Any, segment_id: Any, named_only: bool
+) -> tuple[int, int]:
+    """The selected contacts (`select`: one column of distinct ids) into a keyed table, compared twice
+    by key with the members. Returns (added, removed).
+
+    `named_only`: the ids are named by events, tags or other rows rather than read from the contacts,
+    so a new one must still exist as a contact — looked up for the entries only, in a steady state a
+    handful, where selecting from the contacts would probe all of them (0.4 s at 1M on PostgreSQL).
+    Members always exist, so a member stays exactly when it is named.
+    """
+    entered, exited = MembershipChangeKind.ENTERED.value, MembershipChangeKind.EXITED.value
+    key = " PRIMARY KEY" if connection.vendor == "sqlite" else ""
+    _temporary_table(TARGET_TABLE, f"contact_id {_uuid_type()} NOT NULL{key}")
+    _execute(f"INSERT INTO {TARGET_TABLE} (contact_id) {select}", params)
+    _statistics_refresh(TARGET_TABLE)
+    added = _execute(
+        f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT t.contact_id, %s FROM {TARGET_TABLE} t "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {members} m WHERE m.workspace_id = %s AND m.segment_id = %s "
+        "AND m.contact_id = t.contact_id)",
+        [entered, workspace, segment_id],
+    )
+    if named_only and added:
+        # A statement of its own: as a condition of the insert, PostgreSQL checked every named id
+        # against a hash of all the workspace's contacts before leaving out the members (0.5 s at 1M).
+        added -= _execute(
+            f"DELETE FROM {DIFFERENCE_TABLE} WHERE kind = %s AND NOT EXISTS (SELECT 1 FROM "
+            f"{_contacts_by_workspace_and_id()} WHERE c.workspace_id = %s "
+            f"AND c.id = {DIFFERENCE_TABLE}.contact_id)",
+            [entered, workspace],
+        )
+    removed = _execute(
+        f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT m.contact_id, %s FROM {members} m "
+        f"WHERE m.workspace_id = %s AND m.segment_id = %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {TARGET_TABLE} t WHERE t.contact_id = m.contact_id)",
+        [exited, workspace, segment_id],
+    )
+    _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
+    return added, removed
+
+
+def _contacts_by_workspace_and_id() -> str:
+    """The contacts table aliased `c`, for lookups by workspace and id. SQLite probes the unique
+    index on the id and then reads each contact's row for its workspace; the (workspace, id) index
+    answers both (3x faster for 30,000 look-ups at 1M contacts)."""
+    contacts = connection.ops.quote_name(Contact._meta.db_table)
+    return f"{contacts} c INDEXED BY contact_ws_id" if connection.vendor == "sqlite" else f"{contacts} c"
 
 
 def _set_difference_apply(compiled: Compiled, *, cause: str, at: datetime) -> tuple[int, int]:
@@ -389,36 +454,69 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
         f"contact_id {_uuid_type()} NOT NULL, due_at {_datetime_type()} NOT NULL, who varchar(8) NOT NULL, "
         "known boolean NOT NULL",
     )
+    members_moments: list[QuerySet[Any]] = []
+    others = 0
     for rows, column, who in sources:
-        known = False
         if rows.model is BuildEventMeasure and who != WHO_ALL:
             # The build's own measures (not the events): keeping only the members, or only the others,
             # is one semi-join while copying, and the steps below handle that many fewer moments, each
             # for whoever it names.
             rows = _kept_for(rows, column, who, segment_id=compiled.segment.id)
-            who, known = WHO_ALL, who == WHO_MEMBERS
-        _rows_insert(MOMENTS_TABLE, "who, known, contact_id, due_at", [who, known], rows)
-    _statistics_refresh(MOMENTS_TABLE)
+            if who == WHO_MEMBERS:
+                members_moments.append(rows)
+                continue
+            who = WHO_ALL
+        others += _rows_insert(MOMENTS_TABLE, "who, known, contact_id, due_at", [who, False], rows)
     key = " PRIMARY KEY" if connection.vendor == "sqlite" else ""
     _temporary_table(
         DUE_TABLE, f"contact_id {_uuid_type()} NOT NULL{key}, due_at {_datetime_type()} NOT NULL"
     )
-    contacts = connection.ops.quote_name(Contact._meta.db_table)
+    ahead = prepared(Recheck, "due_at", compiled.clock.now)
+    if len(members_moments) == 1 and not others:
+        # The members' moments of one measure alone (a contact's one row each): they are the due
+        # re-checks as they stand (dwell over 30 days: 0.13 s less for 109k members on PostgreSQL).
+        count = _rows_insert(
+            DUE_TABLE,
+            "contact_id, due_at",
+            [],
+            members_moments[0],
+            where="WHERE s.moment > %s",
+            params=[ahead],
+        )
+    else:
+        for rows in members_moments:
+            _rows_insert(MOMENTS_TABLE, "who, known, contact_id, due_at", [WHO_ALL, True], rows)
+        count = _due_from_moments(ahead=ahead, workspace=workspace, segment_id=segment_id)
+    _execute(
+        f"DELETE FROM {rechecks} WHERE workspace_id = %s AND segment_id = %s AND NOT EXISTS "
+        f"(SELECT 1 FROM {DUE_TABLE} d WHERE d.contact_id = {rechecks}.contact_id AND d.due_at = {rechecks}.due_at)",
+        [workspace, segment_id],
+    )
+    _execute(
+        f"INSERT INTO {rechecks} (id, workspace_id, segment_id, contact_id, due_at) "
+        f"SELECT {new_uuid_sql()}, %s, %s, d.contact_id, d.due_at FROM {DUE_TABLE} d WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {rechecks} r WHERE r.workspace_id = %s AND r.segment_id = %s AND r.contact_id = d.contact_id)",
+        [workspace, segment_id, workspace, segment_id],
+    )
+    _execute(f"DROP TABLE IF EXISTS {MOMENTS_TABLE}")
+    _execute(f"DROP TABLE IF EXISTS {DUE_TABLE}")
+    return count
+
+
+def _due_from_moments(*, ahead: Any, workspace: Any, segment_id: Any) -> int:
+    """Each contact's earliest moment ahead into the due table, for whoever each moment names and
+    only for contacts that still exist. Returns how many."""
+    _statistics_refresh(MOMENTS_TABLE)
     members = connection.ops.quote_name(SegmentMember._meta.db_table)
     is_member = (
         f"EXISTS (SELECT 1 FROM {members} s WHERE s.workspace_id = %s AND s.segment_id = %s "
         "AND s.contact_id = m.contact_id)"
     )
     # Event rows name contacts without a foreign key: only contacts that still exist get a re-check.
-    # SQLite probes the unique index on the id and then reads each contact's row for its workspace;
-    # the (workspace, id) index answers both (3x faster for 30,000 re-checks at 1M contacts).
-    contacts_aliased = (
-        f"{contacts} c INDEXED BY contact_ws_id" if connection.vendor == "sqlite" else f"{contacts} c"
-    )
-    ahead = prepared(Recheck, "due_at", compiled.clock.now)
+    contacts_aliased = _contacts_by_workspace_and_id()
     # Two branches, not `known OR EXISTS (…)`: PostgreSQL cannot turn an OR into a semi-join and
     # hashes every contact of the workspace instead (0.4 s at 1M).
-    count = _execute(
+    return _execute(
         f"INSERT INTO {DUE_TABLE} (contact_id, due_at) SELECT k.contact_id, MIN(k.due_at) FROM ("
         f"SELECT m.contact_id, m.due_at FROM {MOMENTS_TABLE} m WHERE m.due_at > %s AND m.known UNION ALL "
         f"SELECT m.contact_id, m.due_at FROM {MOMENTS_TABLE} m WHERE m.due_at > %s AND NOT m.known "
@@ -438,20 +536,6 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
             workspace,
         ],
     )
-    _execute(
-        f"DELETE FROM {rechecks} WHERE workspace_id = %s AND segment_id = %s AND NOT EXISTS "
-        f"(SELECT 1 FROM {DUE_TABLE} d WHERE d.contact_id = {rechecks}.contact_id AND d.due_at = {rechecks}.due_at)",
-        [workspace, segment_id],
-    )
-    _execute(
-        f"INSERT INTO {rechecks} (id, workspace_id, segment_id, contact_id, due_at) "
-        f"SELECT {new_uuid_sql()}, %s, %s, d.contact_id, d.due_at FROM {DUE_TABLE} d WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {rechecks} r WHERE r.workspace_id = %s AND r.segment_id = %s AND r.contact_id = d.contact_id)",
-        [workspace, segment_id, workspace, segment_id],
-    )
-    _execute(f"DROP TABLE IF EXISTS {MOMENTS_TABLE}")
-    _execute(f"DROP TABLE IF EXISTS {DUE_TABLE}")
-    return count
 
 
 def _rechecks_replace(jobs: Sequence[tuple[Compiled, Sequence[UUID]]]) -> None:
