@@ -32,6 +32,28 @@ from siyu.tracking.models import Event
 from tests.segments.helpers import article_reads, deliver, members, rule, track
 from tests.tracking.events import make_source
 
+# "At least 60 s of reading, summed over the last 30 days."
+DWELL_30_DAYS = {
+    "kind": "event",
+    "type": "track",
+    "name": "Article Read",
+    "window": {"last": 30, "unit": "days"},
+    "aggregate": "sum",
+    "property": "dwell",
+    "op": "gte",
+    "value": 60,
+}
+
+
+def contacts_by_user_id(actor: Actor, *users: str) -> dict[str, Any]:
+    """Contacts known by a user id each, by that id."""
+    return {
+        user: contact_create(
+            actor=actor, data={"name": user, "identities": [{"type": "user_id", "value": user}]}
+        )
+        for user in users
+    }
+
 
 @pytest.fixture
 def heard() -> list[Any]:
@@ -138,12 +160,7 @@ def test_a_sum_that_can_rise_as_time_passes_is_re_checked_for_non_members(admin_
     """Dwell summed over 30 days: a reader whose values are none below zero can only drop out with
     time (no re-check while outside); one with a negative value leaving the window can come in."""
     source = make_source()
-    people = {
-        user: contact_create(
-            actor=admin_actor, data={"name": user, "identities": [{"type": "user_id", "value": user}]}
-        )
-        for user in ("short", "offset")
-    }
+    people = contacts_by_user_id(admin_actor, "short", "offset")
     now = datetime.now(UTC)
     deliver(
         source,
@@ -153,17 +170,9 @@ def test_a_sum_that_can_rise_as_time_passes_is_re_checked_for_non_members(admin_
             track("offset", "Article Read", now - timedelta(days=25), dwell=-50),
         ],
     )
-    dwell = {
-        "kind": "event",
-        "type": "track",
-        "name": "Article Read",
-        "window": {"last": 30, "unit": "days"},
-        "aggregate": "sum",
-        "property": "dwell",
-        "op": "gte",
-        "value": 60,
-    }
-    segment = segment_create(actor=admin_actor, name="30天阅读60秒", rules=rule(dwell), build_now=True)
+    segment = segment_create(
+        actor=admin_actor, name="30天阅读60秒", rules=rule(DWELL_30_DAYS), build_now=True
+    )
     assert members(segment) == set()
     due = dict(Recheck.objects.filter(segment=segment).values_list("contact_id", "due_at"))
     assert set(due) == {people["offset"].id}
@@ -180,12 +189,7 @@ def test_sums_read_only_numeric_values_in_full_builds_and_incremental_evaluation
     events' JSON: both see only the events whose property is a number. An event without one can
     neither add to the sum nor, leaving the window, change it — so it schedules no re-check."""
     source = make_source()
-    people = {
-        user: contact_create(
-            actor=admin_actor, data={"name": user, "identities": [{"type": "user_id", "value": user}]}
-        )
-        for user in ("reader", "texter", "flagger", "silent")
-    }
+    people = contacts_by_user_id(admin_actor, "reader", "texter", "flagger", "silent")
     now = datetime.now(UTC)
     deliver(
         source,
@@ -197,18 +201,10 @@ def test_sums_read_only_numeric_values_in_full_builds_and_incremental_evaluation
             track("silent", "Article Read", now - timedelta(days=2)),
         ],
     )
-    dwell = {
-        "kind": "event",
-        "type": "track",
-        "name": "Article Read",
-        "window": {"last": 30, "unit": "days"},
-        "aggregate": "sum",
-        "property": "dwell",
-        "op": "gte",
-        "value": 60,
-    }
     with CaptureQueriesContext(connection) as build:
-        segment = segment_create(actor=admin_actor, name="30天阅读60秒", rules=rule(dwell), build_now=True)
+        segment = segment_create(
+            actor=admin_actor, name="30天阅读60秒", rules=rule(DWELL_30_DAYS), build_now=True
+        )
     assert any("tracking_eventnumber" in query["sql"] for query in build.captured_queries)
     assert members(segment) == {people["reader"].id}
 
@@ -241,10 +237,7 @@ def test_a_rule_of_one_subquery_is_compared_from_its_rows_and_names_only_existin
     """A rule that is one event condition is built from the events' contact ids, not by probing every
     contact; an id the events name for a contact that no longer exists never becomes a member."""
     source = make_source()
-    for user in ("reader", "gone"):
-        contact_create(
-            actor=admin_actor, data={"name": user, "identities": [{"type": "user_id", "value": user}]}
-        )
+    contacts_by_user_id(admin_actor, "reader", "gone")
     now = datetime.now(UTC)
     deliver(source, [track(user, "Article Read", now - timedelta(days=1)) for user in ("reader", "gone")])
     reader = Identity.objects.get(value="reader").contact_id
@@ -432,12 +425,7 @@ def test_many_segments_are_answered_in_several_statements_with_the_same_result(
     monkeypatch.setattr(evaluation, "SEGMENTS_PER_QUERY", 2)
     monkeypatch.setattr(evaluation, "SOURCES_PER_STATEMENT", 1)
     source = make_source()
-    readers = [
-        contact_create(
-            actor=admin_actor, data={"name": user, "identities": [{"type": "user_id", "value": user}]}
-        )
-        for user in ("r-1", "r-2")
-    ]
+    readers = list(contacts_by_user_id(admin_actor, "r-1", "r-2").values())
     segments = [
         segment_create(
             actor=admin_actor, name=f"读过{n}篇", rules=rule(article_reads(at_least=n)), build_now=True
