@@ -317,10 +317,16 @@ def uuid_list(values: Iterable[UUID]) -> RawSQL:
     return RawSQL("SELECT value FROM json_each(%s)", [orjson.dumps([value.hex for value in ids]).decode()])
 
 
-def heavy_statements_settings(*, work_mem: str | None = None) -> None:
+def heavy_statements_settings(*, work_mem: str | None = None, eager_parallel: bool = False) -> None:
     """For the rest of the current transaction on PostgreSQL: no JIT compilation (set-based builds and
     reports have plan costs that switch it on, and compiling takes longer than running them: 50 ms to
     seconds against statements of a second or less) and, if given, more memory for hashes and sorts.
+
+    `eager_parallel`: rows handed from parallel workers to the leader cost a tenth of the default in
+    the plans. At the default the planner keeps an index scan that filters most of its rows (a month
+    of product views, 600k read to keep 95k) in one process, although the rows it estimates would
+    come out of the workers already cut down; split over the workers it takes a third less time.
+
     SET LOCAL lasts until the outermost transaction ends. Nothing on SQLite."""
     if connection.vendor != "postgresql":
         return
@@ -328,6 +334,8 @@ def heavy_statements_settings(*, work_mem: str | None = None) -> None:
         cursor.execute("SET LOCAL jit = off")
         if work_mem is not None:
             cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+        if eager_parallel:
+            cursor.execute("SET LOCAL parallel_tuple_cost = 0.01")
 
 
 class _SqliteSecondsLater(Func):

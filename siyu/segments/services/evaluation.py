@@ -602,7 +602,7 @@ def segment_build(
     moment = compiled.clock.now
     cause = ChangeCause.RECONCILE if kind == BuildKind.RECONCILE else ChangeCause.BUILD
     with transaction.atomic():
-        heavy_statements_settings()
+        heavy_statements_settings(eager_parallel=True)
         # With the default memory PostgreSQL sorts a month of events in parallel workers; with more it
         # picks one hash in a single process, which takes half as long again.
         compiled = _measures_fill(compiled)
