@@ -169,6 +169,10 @@ def _rows_insert(
 def _statistics_refresh(table: str) -> None:
     """PostgreSQL plans the statements that read a fresh temporary table on real numbers."""
     if connection.vendor == "postgresql":
+        # From 3,000 sampled rows rather than the default 30,000: what the build's statements are
+        # planned on is a table's size (counted in full either way) and that its contacts are
+        # distinct, which a small sample shows as well (200k measures: 80 ms → under 10 ms).
+        _execute("SET LOCAL default_statistics_target = 10")
         _execute(f"ANALYZE {table}")
 
 
@@ -255,8 +259,11 @@ def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segmen
         candidates = semi_join_of(q)
         if candidates is not None:
             select, params = candidates.order_by().query.sql_with_params()
+            # The build's measures hold a contact once per condition; other rows (tags, events, …)
+            # may name it several times.
+            distinct = "" if candidates.model is BuildEventMeasure else "DISTINCT "
             return _difference_by_target(
-                f"SELECT DISTINCT s.* FROM ({select}) s",
+                f"SELECT {distinct}s.* FROM ({select}) s",
                 params,
                 members=members,
                 workspace=workspace,
