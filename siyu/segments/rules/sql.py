@@ -7,7 +7,7 @@ PostgreSQL, a materialised index on SQLite — and counts that hold at zero ("fe
 """
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -546,6 +546,16 @@ def semi_join_of(q: Q) -> QuerySet[Any] | None:
         return None
     lookup, value = child
     return value if lookup == "id__in" and isinstance(value, QuerySet) else None
+
+
+def reads_contact_columns(conditions: Iterable[Node]) -> bool:
+    """Does any of the conditions compile to a test of the contacts' own columns (fields, stage,
+    owner, first-touch channel) rather than to a subquery of contact ids?"""
+    return any(
+        isinstance(c, FieldCondition | StageCondition | OwnerCondition)
+        or (isinstance(c, ChannelCondition) and c.touch == "first")
+        for c in conditions
+    )
 
 
 def rule_q(node: Node, clock: Clock, *, team_subtrees: dict[Any, frozenset[Any]] | None = None) -> Q:

@@ -54,7 +54,15 @@ from siyu.segments.rules.spec import (
     rule_document_of,
     rule_parse,
 )
-from siyu.segments.rules.sql import Clock, event_base, event_measure, event_number, rule_q, semi_join_of
+from siyu.segments.rules.sql import (
+    Clock,
+    event_base,
+    event_measure,
+    event_number,
+    reads_contact_columns,
+    rule_q,
+    semi_join_of,
+)
 from siyu.segments.rules.timing import (
     WHO_ALL,
     WHO_MEMBERS,
@@ -143,6 +151,32 @@ def _temporary_table(name: str, columns: str) -> None:
     _execute(f"CREATE TEMPORARY TABLE {name} ({columns}){suffix}")
 
 
+def _table_filled(
+    name: str,
+    columns: dict[str, str],
+    select: str | None,
+    params: Sequence[Any] = (),
+    *,
+    key: str = "",
+    parallel: bool = True,
+) -> int:
+    """A temporary table `name` holding the rows of `select` (empty without one), whose columns are
+    `columns` (name: SQL type) in order, keyed on SQLite by `key` when given. Returns how many rows.
+
+    `parallel`: PostgreSQL creates the table from the select, which it may then read with parallel
+    workers; it never does for INSERT … SELECT (a month of events: 0.9 s against 1.3 s; a rule over
+    the contacts' fields at 1M: 0.3 s against 0.6 s)."""
+    names = ", ".join(columns)
+    if connection.vendor == "postgresql" and select is not None and parallel:
+        _execute(f"DROP TABLE IF EXISTS {name}")
+        return _execute(f"CREATE TEMPORARY TABLE {name} ({names}) ON COMMIT DROP AS {select}", params)
+    declared = ", ".join(f"{column} {sql_type}" for column, sql_type in columns.items())
+    _temporary_table(
+        name, declared + (f", PRIMARY KEY ({key})" if key and connection.vendor == "sqlite" else "")
+    )
+    return 0 if select is None else _execute(f"INSERT INTO {name} ({names}) {select}", params)
+
+
 def _rows_insert(
     table: str,
     columns: str,
@@ -184,6 +218,10 @@ def _datetime_type() -> str:
     return "timestamp with time zone" if connection.vendor == "postgresql" else "datetime"
 
 
+def _difference_columns() -> dict[str, str]:
+    return {"contact_id": f"{_uuid_type()} NOT NULL", "kind": "varchar(16) NOT NULL"}
+
+
 def _measures_fill(compiled: Compiled) -> Compiled:
     """Each windowed event condition's measure per contact, with the oldest event in the window, into
     the build's `BuildEventMeasure` table: the membership test and the re-check moments then read
@@ -221,24 +259,20 @@ def _measures_fill(compiled: Compiled) -> Compiled:
                 [number, *params],
             )
         )
-    if connection.vendor == "postgresql" and selects:
-        # CREATE TABLE AS, not INSERT: PostgreSQL reads the window with parallel workers only for
-        # the former (0.9 s against 1.3 s for a month of reads at 10M events).
-        _execute(f"DROP TABLE IF EXISTS {table}")
-        _execute(
-            f"CREATE TEMPORARY TABLE {table} ON COMMIT DROP AS "
-            + " UNION ALL ".join(sql for sql, _ in selects),
-            [param for _, params in selects for param in params],
-        )
-    else:
-        key = ", PRIMARY KEY (condition, contact_id)" if connection.vendor == "sqlite" else ""
-        _temporary_table(
-            table,
-            f"condition smallint NOT NULL, contact_id {_uuid_type()} NOT NULL, measure double precision, "
-            f"oldest {_datetime_type()} NOT NULL, floor double precision{key}",
-        )
-        for sql, params in selects:
-            _execute(f"INSERT INTO {table} (condition, contact_id, measure, oldest, floor) {sql}", params)
+    columns = {
+        "condition": "smallint NOT NULL",
+        "contact_id": f"{_uuid_type()} NOT NULL",
+        "measure": "double precision",
+        "oldest": f"{_datetime_type()} NOT NULL",
+        "floor": "double precision",
+    }
+    _table_filled(
+        table,
+        columns,
+        " UNION ALL ".join(sql for sql, _ in selects) if selects else None,
+        [param for _, params in selects for param in params],
+        key="condition, contact_id",
+    )
     _statistics_refresh(table)
     return replace(compiled, clock=replace(compiled.clock, measured=conditions))
 
@@ -252,7 +286,6 @@ def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segmen
     hashed once) on PostgreSQL.
     """
     entered, exited = MembershipChangeKind.ENTERED.value, MembershipChangeKind.EXITED.value
-    _temporary_table(DIFFERENCE_TABLE, f"contact_id {_uuid_type()} NOT NULL, kind varchar(16) NOT NULL")
     current = f"SELECT contact_id FROM {members} WHERE workspace_id = %s AND segment_id = %s"
     q = compiled.q()
     try:
@@ -272,8 +305,10 @@ def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segmen
             )
         select, params = contact_rows().filter(q).order_by().values("id").query.sql_with_params()
     except EmptyResultSet:  # the rules can match nobody (e.g. "RFM group" before any cut points exist)
-        removed = _execute(
-            f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT m.contact_id, %s FROM ({current}) m",
+        removed = _table_filled(
+            DIFFERENCE_TABLE,
+            _difference_columns(),
+            f"SELECT m.contact_id, %s FROM ({current}) m",
             [exited, workspace, segment_id],
         )
         return 0, removed
@@ -283,12 +318,17 @@ def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segmen
         return _difference_by_target(
             select, params, members=members, workspace=workspace, segment_id=segment_id, named_only=False
         )
-    _execute(
-        f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) "
+    _table_filled(
+        DIFFERENCE_TABLE,
+        _difference_columns(),
         "SELECT COALESCE(t.id, m.contact_id), CASE WHEN m.contact_id IS NULL THEN %s ELSE %s END "
         f"FROM ({select}) t FULL OUTER JOIN ({current}) m ON m.contact_id = t.id "
         "WHERE t.id IS NULL OR m.contact_id IS NULL",
         [entered, exited, *params, workspace, segment_id],
+        # A rule made only of subqueries (segments, tags, events) is best driven from them in one
+        # process: in parallel PostgreSQL scans every contact to meet them (segment of two
+        # segments: 0.13 s → 0.45 s at 1M). A rule over the contacts' columns reads them all anyway.
+        parallel=reads_contact_columns(compiled.rule.conditions),
     )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT kind, COUNT(*) FROM {DIFFERENCE_TABLE} GROUP BY kind")
@@ -308,10 +348,9 @@ def _difference_by_target(
     Members always exist, so a member stays exactly when it is named.
     """
     entered, exited = MembershipChangeKind.ENTERED.value, MembershipChangeKind.EXITED.value
-    key = " PRIMARY KEY" if connection.vendor == "sqlite" else ""
-    _temporary_table(TARGET_TABLE, f"contact_id {_uuid_type()} NOT NULL{key}")
-    _execute(f"INSERT INTO {TARGET_TABLE} (contact_id) {select}", params)
+    _table_filled(TARGET_TABLE, {"contact_id": f"{_uuid_type()} NOT NULL"}, select, params, key="contact_id")
     _statistics_refresh(TARGET_TABLE)
+    _table_filled(DIFFERENCE_TABLE, _difference_columns(), None)
     added = _execute(
         f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT t.contact_id, %s FROM {TARGET_TABLE} t "
         f"WHERE NOT EXISTS (SELECT 1 FROM {members} m WHERE m.workspace_id = %s AND m.segment_id = %s "
