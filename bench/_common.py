@@ -291,6 +291,20 @@ def web_login(url: str, username: str, password: str) -> httpx.Client:
     return client
 
 
+def cpu_reference_seconds(repeat: int = 3) -> float:
+    """The best of `repeat` timings of a fixed pure-Python loop (10M additions). This machine's speed
+    drifts by a third within an hour (other guests on its host), so every recorded run carries it:
+    figures taken at different moments are compared through it."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        total = 0
+        for n in range(10_000_000):
+            total += n
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def record(section: str, lines: list[str]) -> None:
     """Replace (or add) `## <section>` in docs/benchmarks.md with fresh figures."""
     path = ROOT / "docs" / "benchmarks.md"
@@ -301,7 +315,8 @@ def record(section: str, lines: list[str]) -> None:
     )
     header = f"## {section}"
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    block = "\n".join([header, "", f"Run {stamp} on {machine()}.", "", *lines, ""])
+    reference = f"CPU reference (10M Python additions, best of 3) {cpu_reference_seconds():.2f} s"
+    block = "\n".join([header, "", f"Run {stamp} on {machine()}; {reference}.", "", *lines, ""])
     if header in text:
         start = text.index(header)
         rest = text.find("\n## ", start + len(header))
