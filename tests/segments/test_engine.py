@@ -29,7 +29,7 @@ from siyu.segments.services.maintenance import segments_maintain
 from siyu.segments.services.segments import segment_create
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import Workspace
-from siyu.tracking.models import Event
+from siyu.tracking.models import Event, EventNumber
 from tests.segments.helpers import article_reads, deliver, members, rule, track
 from tests.tracking.events import make_source
 
@@ -230,6 +230,57 @@ def test_sums_read_only_numeric_values_in_full_builds_and_incremental_evaluation
     rebuilt = segment_build(segment=segment)
     assert rebuilt is not None
     assert (rebuilt.added, rebuilt.removed) == (0, 0)
+
+
+def test_a_measured_rule_keeps_its_members_re_checks_by_its_own_test_only_when_they_are_all_contacts(
+    admin_actor: Actor,
+) -> None:
+    """A rule that is one measured condition re-checks exactly its members: read from its own test on
+    the measures when every contact the measures name exists, and through the members when one
+    named contact is gone (it must not get a re-check)."""
+    source = make_source()
+    people = contacts_by_user_id(admin_actor, "reader", "skimmer", "gone")
+    now = datetime.now(UTC)
+    deliver(
+        source,
+        [
+            track("reader", "Article Read", now - timedelta(days=20), dwell=70),
+            track("skimmer", "Article Read", now - timedelta(days=3), dwell=10),
+            track("gone", "Article Read", now - timedelta(days=10), dwell=80),
+        ],
+    )
+
+    def rechecked(segment: Segment) -> dict[Any, timedelta]:
+        rows = Recheck.objects.filter(segment=segment).values_list("contact_id", "due_at")
+        return {contact_id: round_to_hours(due_at - now) for contact_id, due_at in rows}
+
+    def moments_read_members(captured: CaptureQueriesContext) -> bool:
+        return any(
+            "INTO segment_build_due" in q["sql"] and "segments_segmentmember" in q["sql"]
+            for q in captured.captured_queries
+        )
+
+    with CaptureQueriesContext(connection) as first:
+        segment = segment_create(
+            actor=admin_actor, name="30天阅读60秒", rules=rule(DWELL_30_DAYS), build_now=True
+        )
+    everyone = {people["reader"].id: timedelta(days=10), people["gone"].id: timedelta(days=20)}
+    assert members(segment) == set(everyone)
+    assert rechecked(segment) == everyone
+    assert not moments_read_members(first)
+
+    # As a row written while its contact was being deleted would: the events name a contact not there.
+    orphan = uuid7()
+    Event.objects.filter(contact_id=people["gone"].id).update(contact_id=orphan)
+    EventNumber.objects.filter(contact_id=people["gone"].id).update(contact_id=orphan)
+    with CaptureQueriesContext(connection) as second:
+        rebuilt = segment_build(segment=segment)
+    assert rebuilt is not None
+    assert (rebuilt.added, rebuilt.removed) == (0, 1)
+    only_reader = {people["reader"].id: timedelta(days=10)}
+    assert members(segment) == set(only_reader)
+    assert rechecked(segment) == only_reader
+    assert moments_read_members(second)
 
 
 def test_a_rule_of_one_subquery_is_compared_from_its_rows_and_names_only_existing_contacts(

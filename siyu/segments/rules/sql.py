@@ -433,7 +433,7 @@ def event_measure(condition: EventCondition, clock: Clock) -> Any:
     raise AssertionError(condition.aggregate)
 
 
-def _measure_test(condition: EventCondition, clock: Clock) -> Q:
+def measure_test(condition: EventCondition, clock: Clock) -> Q:
     """The HAVING test on the aggregate alias `measure`."""
     op, value = condition.op, condition.value
     if condition.aggregate in ("first", "last"):
@@ -458,7 +458,7 @@ def _event_q(condition: EventCondition, clock: Clock) -> Q:
         if condition.aggregate == "count" and (condition.op, condition.value) in (("gte", 1), ("gt", 0)):
             return Q(id__in=events.values("contact_id"))  # "at least once": no grouping needed
         grouped = events.values("contact_id").annotate(measure=event_measure(condition, clock))
-    test = _measure_test(condition, clock)
+    test = measure_test(condition, clock)
     if condition.aggregate in ("count", "sum") and zero_satisfies(condition.op, condition.value):
         return ~Q(id__in=grouped.filter(~test).values("contact_id"))
     return Q(id__in=grouped.filter(test).values("contact_id"))

@@ -59,6 +59,7 @@ from siyu.segments.rules.sql import (
     event_base,
     event_measure,
     event_number,
+    measure_test,
     reads_contact_columns,
     rule_q,
     semi_join_of,
@@ -101,6 +102,17 @@ class Compiled:
 
     def q(self) -> Q:
         return rule_q(self.rule.root, self.clock, team_subtrees=dict(self.team_subtrees))
+
+
+@dataclass(frozen=True)
+class Difference:
+    """What a build's comparison found: entries and exits, and whether the members will then be
+    exactly the contacts named by the rule's one subquery (none of them left out for not being a
+    contact), so that a measured rule's own test tells members from others."""
+
+    added: int
+    removed: int
+    members_named: bool = False
 
 
 _NOT_LOADED: Any = object()
@@ -277,8 +289,8 @@ def _measures_fill(compiled: Compiled) -> Compiled:
     return replace(compiled, clock=replace(compiled.clock, measured=conditions))
 
 
-def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segment_id: Any) -> tuple[int, int]:
-    """The entries and exits into the difference table. Returns (added, removed).
+def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segment_id: Any) -> Difference:
+    """The entries and exits into the difference table.
 
     A rule that is exactly one subquery of contacts (`semi_join_of`: one event, tag, identity,
     purchase, RFM or segment condition) is compared from that subquery's rows; any other, from the
@@ -319,7 +331,7 @@ def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segmen
             f"SELECT m.contact_id, %s FROM ({current[0]}) m",
             [exited, *current[1]],
         )
-        return 0, removed
+        return Difference(added=0, removed=removed)
     if connection.vendor == "sqlite":
         return _difference_by_target(
             select, params, members=members, workspace=workspace, segment_id=segment_id, named_only=False
@@ -345,10 +357,9 @@ def _difference_by_full_join(
     workspace: Any,
     named_only: bool,
     parallel: bool,
-) -> tuple[int, int]:
+) -> Difference:
     """PostgreSQL: the selected contacts (`select`: one column of distinct ids) full-joined with the
-    `current` members in one pass, each side hashed once, into the difference table. Returns
-    (added, removed).
+    `current` members in one pass, each side hashed once, into the difference table.
 
     `named_only` as for `_difference_by_target`. `parallel` as for `_table_filled`."""
     entered, exited = MembershipChangeKind.ENTERED.value, MembershipChangeKind.EXITED.value
@@ -362,19 +373,22 @@ def _difference_by_full_join(
         [entered, exited, *params, *members_params],
         parallel=parallel,
     )
-    if named_only:
-        _unknown_entries_drop(workspace)
+    unknown = _unknown_entries_drop(workspace) if named_only else 0
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT kind, COUNT(*) FROM {DIFFERENCE_TABLE} GROUP BY kind")
         counts = dict(cursor.fetchall())
-    return int(counts.get(entered, 0)), int(counts.get(exited, 0))
+    return Difference(
+        added=int(counts.get(entered, 0)),
+        removed=int(counts.get(exited, 0)),
+        members_named=named_only and not unknown,
+    )
 
 
 def _difference_by_target(
     select: str, params: Sequence[Any], *, members: str, workspace: Any, segment_id: Any, named_only: bool
-) -> tuple[int, int]:
+) -> Difference:
     """SQLite: the selected contacts (`select`: one column of distinct ids) into a keyed table,
-    compared by key with the members, into the difference table. Returns (added, removed).
+    compared by key with the members, into the difference table.
 
     The exits are found first, from the members (each probes the keyed table). The members that stay
     are all selected, so counting the members tells how many selected contacts are new; the entries
@@ -402,7 +416,7 @@ def _difference_by_target(
             [workspace, segment_id],
         )
         staying = cursor.fetchone()[0] - removed
-    added = 0
+    added = unknown = 0
     if selected > staying:
         added = _execute(
             f"INSERT INTO {DIFFERENCE_TABLE} (contact_id, kind) SELECT t.contact_id, %s FROM {TARGET_TABLE} t "
@@ -411,9 +425,10 @@ def _difference_by_target(
             [entered, workspace, segment_id],
         )
         if named_only:
-            added -= _unknown_entries_drop(workspace)
+            unknown = _unknown_entries_drop(workspace)
+            added -= unknown
     _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
-    return added, removed
+    return Difference(added=added, removed=removed, members_named=named_only and not unknown)
 
 
 def _unknown_entries_drop(workspace: Any) -> int:
@@ -438,9 +453,8 @@ def _contacts_by_workspace_and_id() -> str:
     return f"{contacts} c INDEXED BY contact_ws_id" if connection.vendor == "sqlite" else f"{contacts} c"
 
 
-def _set_difference_apply(compiled: Compiled, *, cause: str, at: datetime) -> tuple[int, int]:
-    """Members := what the rules select, with a history row for every entry and exit. Returns
-    (added, removed).
+def _set_difference_apply(compiled: Compiled, *, cause: str, at: datetime) -> Difference:
+    """Members := what the rules select, with a history row for every entry and exit.
 
     The difference is computed once into a small table; when nothing changed — the usual
     rebuild — nothing is written.
@@ -454,7 +468,8 @@ def _set_difference_apply(compiled: Compiled, *, cause: str, at: datetime) -> tu
     new_id = new_uuid_sql()
     entered, exited = MembershipChangeKind.ENTERED.value, MembershipChangeKind.EXITED.value
     # Only table names (quoted by the backend) and constants are interpolated; every value is bound.
-    added, removed = _difference_fill(compiled, members=members, workspace=workspace, segment_id=segment_id)
+    difference = _difference_fill(compiled, members=members, workspace=workspace, segment_id=segment_id)
+    added, removed = difference.added, difference.removed
     if added or removed:
         _execute(
             f"INSERT INTO {changes} (id, workspace_id, segment_id, contact_id, kind, cause, at) "
@@ -474,7 +489,7 @@ def _set_difference_apply(compiled: Compiled, *, cause: str, at: datetime) -> tu
             [workspace, segment_id, exited],
         )
     _execute(f"DROP TABLE IF EXISTS {DIFFERENCE_TABLE}")
-    return added, removed
+    return difference
 
 
 def _publish_build_changes(segment: Segment, *, cause: str, at: datetime) -> None:
@@ -530,12 +545,13 @@ def _kept_for(rows: QuerySet[Any], column: str, who: str, *, segment_id: UUID) -
     return rows.filter(member if who == WHO_MEMBERS else ~member)
 
 
-def _rechecks_rebuild(compiled: Compiled) -> int:
+def _rechecks_rebuild(compiled: Compiled, *, members_named: bool) -> int:
     """Every contact's next re-check for the segment, applied as a difference to the stored ones:
     computed in SQL, and in a steady state (nothing moved) nothing is written. Returns how many
     re-checks the segment has.
 
-    Runs after the difference is applied, so the members are exactly the contacts the rules select.
+    Runs after the difference is applied, so the members are exactly the contacts the rules select
+    (`members_named`: exactly those its one subquery names, as `Difference` says).
     The moments are computed for everyone and only then kept for members or others: restricting
     each moment query to the members instead lets the planner probe every member's events one by
     one, which on a table in arrival order reads a page per event (6 s for 10,000 members and a
@@ -561,7 +577,14 @@ def _rechecks_rebuild(compiled: Compiled) -> int:
             # The build's own measures (not the events): keeping only the members, or only the others,
             # is one semi-join while copying, and the steps below handle that many fewer moments, each
             # for whoever it names.
-            rows = _kept_for(rows, column, who, segment_id=compiled.segment.id)
+            if who == WHO_MEMBERS and members_named:
+                # The rule is this one measured condition and the members are the contacts it names:
+                # its own test on the measures keeps them, with no look-up of each in the members
+                # (30-day dwell, 109k members: 0.35 s → 0.15 s on SQLite, 0.14 s → 0.07 s on PostgreSQL).
+                (condition,) = compiled.clock.measured
+                rows = rows.filter(measure_test(condition, compiled.clock))
+            else:
+                rows = _kept_for(rows, column, who, segment_id=compiled.segment.id)
             if who == WHO_MEMBERS:
                 members_moments.append(rows)
                 continue
@@ -707,8 +730,9 @@ def segment_build(
         # picks one hash in a single process, which takes half as long again.
         compiled = _measures_fill(compiled)
         heavy_statements_settings(work_mem="64MB")  # room to hash a large segment's contacts
-        added, removed = _set_difference_apply(compiled, cause=cause, at=moment)
-        _rechecks_rebuild(compiled)
+        difference = _set_difference_apply(compiled, cause=cause, at=moment)
+        added, removed = difference.added, difference.removed
+        _rechecks_rebuild(compiled, members_named=difference.members_named)
         _execute(f"DROP TABLE IF EXISTS {BuildEventMeasure._meta.db_table}")
         size = SegmentMember.objects.filter(segment=segment).count()
         Segment.objects.filter(id=segment.id).update(
