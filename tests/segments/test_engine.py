@@ -352,6 +352,75 @@ def round_to_hours(span: timedelta) -> timedelta:
     return timedelta(hours=round(span.total_seconds() / 3600))
 
 
+def test_a_text_filter_matches_texts_only_and_its_negation_keeps_the_rest(admin_actor: Actor) -> None:
+    """Equality with a text never matches a number, a boolean, or a list or object written the same
+    way; "not equal" and "not in" keep the events without the key. Full builds and incremental
+    evaluation alike."""
+    source = make_source()
+    people = contacts_by_user_id(admin_actor, "text", "number", "list", "object", "bare", "other")
+    now = datetime.now(UTC)
+    at = now - timedelta(days=1)
+    deliver(
+        source,
+        [
+            track("text", "Product Viewed", at, tag="5", shelf='["护肤"]'),
+            track("number", "Product Viewed", at, tag=5, shelf="彩妆"),
+            track("list", "Product Viewed", at, tag=True, shelf=["护肤"]),
+            track("object", "Product Viewed", at, shelf={"a": 1}),
+            track("bare", "Product Viewed", at),
+            track("other", "Product Viewed", at, tag="6", shelf='{"a": 1}'),
+        ],
+    )
+
+    def viewed(*where: dict[str, Any]) -> dict[str, Any]:
+        return rule(
+            {
+                "kind": "event",
+                "type": "track",
+                "name": "Product Viewed",
+                "where": list(where),
+                "window": {"last": 7, "unit": "days"},
+                "aggregate": "count",
+                "op": "gte",
+                "value": 1,
+            }
+        )
+
+    cases = {
+        "eq text 5": (viewed({"property": "tag", "op": "eq", "value": "5"}), {"text"}),
+        "eq number 5": (viewed({"property": "tag", "op": "eq", "value": 5}), {"number"}),
+        "in list text": (
+            viewed({"property": "shelf", "op": "in", "value": ['["护肤"]', "彩妆"]}),
+            {"text", "number"},
+        ),
+        "in object text": (
+            viewed({"property": "shelf", "op": "in", "value": ['{"a":1}', '{"a": 1}']}),
+            {"other"},
+        ),
+        "neq text 5": (
+            viewed({"property": "tag", "op": "neq", "value": "5"}),
+            {"number", "list", "object", "bare", "other"},
+        ),
+        "not in": (
+            viewed({"property": "tag", "op": "not_in", "value": ["5", 5, "6"]}),
+            {"list", "object", "bare"},
+        ),
+    }
+    segments = {
+        name: segment_create(actor=admin_actor, name=name, rules=rules, build_now=True)
+        for name, (rules, _) in cases.items()
+    }
+    expected = {name: {people[user].id for user in users} for name, (_, users) in cases.items()}
+    assert {name: members(segment) for name, segment in segments.items()} == expected
+    # Incremental evaluation of every contact gives the same members: a rebuild finds nothing to fix.
+    segments_reevaluate(contact_ids=[p.id for p in people.values()], keys={"event:track:Product Viewed"})
+    assert {name: members(segment) for name, segment in segments.items()} == expected
+    for segment in segments.values():
+        rebuilt = segment_build(segment=segment)
+        assert rebuilt is not None
+        assert (rebuilt.added, rebuilt.removed) == (0, 0)
+
+
 def test_has_none_of_counts_contacts_without_the_field(admin_actor: Actor) -> None:
     """A contact who never filled a multi-select has none of its options (found on PostgreSQL, where
     NOT over a missing key's NULL dropped them)."""

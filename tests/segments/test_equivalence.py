@@ -395,6 +395,7 @@ def _scenario(
             assert (build.added, build.removed) == (0, 0), (
                 f"SQL disagrees with the incremental path: {build.segment_id}"
             )
+            assert build.size == len(reference.segment_members(build.segment_id, at))
 
     checked_at = datetime.now(UTC)
     check(checked_at)

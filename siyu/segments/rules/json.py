@@ -60,6 +60,42 @@ class JsonNumber(_JsonKey):
     postgres_cast = "::double precision"
 
 
+class JsonTextIn(Func):
+    """True when the key holds a JSON text equal to one of the given texts; false otherwise, never NULL.
+
+    SQLite reads the key's type only for the rows whose value matches (3.40 parses the JSON again for
+    each read): a filter that keeps one event in six parses most of them once instead of twice."""
+
+    output_field = BooleanField()
+
+    def __init__(self, column: str, key: str, values: tuple[str, ...]) -> None:
+        super().__init__(F(column))
+        self.key = key
+        self.values = values
+
+    def as_sqlite(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, Any]:
+        column, column_params = compiler.compile(self.source_expressions[0])
+        marks = ", ".join(["%s"] * len(self.values))
+        # A CASE, not an AND: SQLite evaluates both sides of an AND that is a value.
+        sql = (
+            f"(CASE WHEN json_extract({column}, %s) IN ({marks}) "
+            f"THEN json_type({column}, %s) = 'text' ELSE 0 END)"
+        )
+        path = _path(self.key)
+        return sql, [*column_params, path, *self.values, *column_params, path]
+
+    def as_postgresql(
+        self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
+    ) -> tuple[str, Any]:
+        column, column_params = compiler.compile(self.source_expressions[0])
+        key = self.key
+        marks = ", ".join(["%s"] * len(self.values))
+        sql = f"COALESCE(jsonb_typeof({column} -> %s) = 'string' AND ({column} ->> %s) IN ({marks}), false)"
+        return sql, [*column_params, key, *column_params, key, *self.values]
+
+
 class JsonBooleanText(_JsonKey):
     """'true' / 'false' for JSON booleans, NULL otherwise."""
 

@@ -49,6 +49,7 @@ from siyu.segments.rules.json import (
     JsonKeyPresent,
     JsonNumber,
     JsonText,
+    JsonTextIn,
     MonthDay,
 )
 from siyu.segments.rules.spec import (
@@ -101,6 +102,12 @@ class Clock:
 def anniversary_keys(today: date, days: int) -> list[str]:
     """'MM-DD' of every date from today to today + days (29 February only in leap years)."""
     return sorted({(today + timedelta(days=n)).strftime("%m-%d") for n in range(days + 1)})
+
+
+def _text_in(column: str, key: str, values: Iterable[str]) -> Q:
+    """The JSON key holds one of these texts (false for a missing key or another JSON type)."""
+    texts = tuple(values)
+    return Q(JsonTextIn(column, key, texts)) if texts else NOBODY
 
 
 def _truth(lookup: Any) -> Q:
@@ -247,10 +254,10 @@ def _custom_field_q(condition: FieldCondition, clock: Clock) -> Q:
     match spec.type:
         case "text" | "choice":
             positive = {
-                "eq": lambda: _truth(Exact(text, value)),
-                "neq": lambda: _truth(Exact(text, value)),
-                "in": lambda: _truth(In(text, list(value))),
-                "not_in": lambda: _truth(In(text, list(value))),
+                "eq": lambda: _text_in("custom", key, [value]),
+                "neq": lambda: _text_in("custom", key, [value]),
+                "in": lambda: _text_in("custom", key, value),
+                "not_in": lambda: _text_in("custom", key, value),
                 "contains": lambda: _truth(IContains(text, value)),
                 "not_contains": lambda: _truth(IContains(text, value)),
                 "starts_with": lambda: _truth(IStartsWith(text, value)),
@@ -352,20 +359,20 @@ def _property_q(where: PropertyFilter) -> Q:
         present = Q(JsonKeyPresent("properties", key))
         return present if op == "is_set" else ~present
 
-    def equals(item: Any) -> Q:
-        if isinstance(item, str):
-            return _truth(Exact(JsonText("properties", key), item))
-        return _truth(Exact(JsonNumber("properties", key), float(item)))
+    def equals(items: list[Any]) -> Q:
+        result = _text_in("properties", key, [item for item in items if isinstance(item, str)])
+        for item in items:
+            if not isinstance(item, str):
+                result |= _truth(Exact(JsonNumber("properties", key), float(item)))
+        return result
 
     match op:
         case "eq":
-            return equals(value)
+            return equals([value])
         case "neq":
-            return ~equals(value)
+            return ~equals([value])
         case "in" | "not_in":
-            result = NOBODY
-            for item in value:
-                result |= equals(item)
+            result = equals(list(value))
             return ~result if op == "not_in" else result
         case "contains":
             return _truth(IContains(JsonText("properties", key), value))

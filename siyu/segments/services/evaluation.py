@@ -113,6 +113,7 @@ class Difference:
     added: int
     removed: int
     members_named: bool = False
+    size: int | None = None  # the members after applying it, when the comparison counted them
 
 
 _NOT_LOADED: Any = object()
@@ -428,7 +429,9 @@ def _difference_by_target(
             unknown = _unknown_entries_drop(workspace)
             added -= unknown
     _execute(f"DROP TABLE IF EXISTS {TARGET_TABLE}")
-    return Difference(added=added, removed=removed, members_named=named_only and not unknown)
+    return Difference(
+        added=added, removed=removed, members_named=named_only and not unknown, size=staying + added
+    )
 
 
 def _unknown_entries_drop(workspace: Any) -> int:
@@ -734,7 +737,9 @@ def segment_build(
         added, removed = difference.added, difference.removed
         _rechecks_rebuild(compiled, members_named=difference.members_named)
         _execute(f"DROP TABLE IF EXISTS {BuildEventMeasure._meta.db_table}")
-        size = SegmentMember.objects.filter(segment=segment).count()
+        size = difference.size
+        if size is None:
+            size = SegmentMember.objects.filter(segment=segment).count()
         Segment.objects.filter(id=segment.id).update(
             member_count=size,
             is_ready=True,
