@@ -232,6 +232,43 @@ def test_sums_read_only_numeric_values_in_full_builds_and_incremental_evaluation
     assert (rebuilt.added, rebuilt.removed) == (0, 0)
 
 
+def test_sqlite_sums_a_window_from_the_index_that_suits_its_share_of_the_history(admin_actor: Actor) -> None:
+    """SQLite groups by sorting: a window that holds much of a key's history is summed from the
+    contact-ordered index (no sort), a small one from the time-ordered index (no reading of the rest).
+    PostgreSQL hashes and is left to its planner. The members are the same either way."""
+    source = make_source()
+    people = contacts_by_user_id(admin_actor, "steady", "lapsed")
+    now = datetime.now(UTC)
+    deliver(
+        source,
+        [
+            track("steady", "Article Read", now - timedelta(days=1), dwell=70),
+            track("lapsed", "Article Read", now - timedelta(days=60), dwell=70),
+        ],
+    )
+
+    def built_with(days: int) -> tuple[set[Any], str]:
+        condition = {**DWELL_30_DAYS, "window": {"last": days, "unit": "days"}}
+        with CaptureQueriesContext(connection) as build:
+            segment = segment_create(
+                actor=admin_actor, name=f"{days}天阅读", rules=rule(condition), build_now=True
+            )
+        hints = set(
+            re.findall(r"INDEXED BY (eventnumber_\w+)", " ".join(q["sql"] for q in build.captured_queries))
+        )
+        return members(segment), ",".join(sorted(hints))
+
+    sqlite = connection.vendor == "sqlite"
+    # 3 days of 60: a small share, read in time order.
+    assert built_with(3) == ({people["steady"].id}, "eventnumber_window" if sqlite else "")
+    # 30 days of 60: half of it, read in contact order.
+    assert built_with(30) == ({people["steady"].id}, "eventnumber_by_contact" if sqlite else "")
+    assert built_with(90) == (
+        {people["steady"].id, people["lapsed"].id},
+        "eventnumber_by_contact" if sqlite else "",
+    )
+
+
 def test_a_measured_rule_keeps_its_members_re_checks_by_its_own_test_only_when_they_are_all_contacts(
     admin_actor: Actor,
 ) -> None:

@@ -61,6 +61,7 @@ from siyu.segments.rules.sql import (
     event_number,
     measure_test,
     reads_contact_columns,
+    reads_numbers,
     rule_q,
     semi_join_of,
 )
@@ -76,6 +77,7 @@ from siyu.segments.rules.timing import (
 from siyu.segments.selectors.catalog import catalog_load
 from siyu.segments.selectors.rfm import rfm_cuts
 from siyu.segments.services.membership import IN_CHUNK, changes_apply, day_record
+from siyu.tracking.selectors.events import number_rows, number_window_index
 
 log = logging.getLogger(__name__)
 
@@ -264,6 +266,8 @@ def _measures_fill(compiled: Compiled) -> Compiled:
             select, params = rows.query.sql_with_params()
         except EmptyResultSet:
             continue
+        if connection.vendor == "sqlite" and reads_numbers(condition, compiled.clock):
+            select = _numbers_indexed_by(select, condition, compiled.clock)
         floor = "s.floor" if condition.aggregate == "sum" else "NULL"
         selects.append(
             (
@@ -288,6 +292,22 @@ def _measures_fill(compiled: Compiled) -> Compiled:
     )
     _statistics_refresh(table)
     return replace(compiled, clock=replace(compiled.clock, measured=conditions))
+
+
+def _numbers_indexed_by(select: str, condition: EventCondition, clock: Clock) -> str:
+    """SQLite: the measure's read of `EventNumber` pinned to the index that suits its window (its
+    planner cannot tell a window's size and always avoids the sort)."""
+    table = connection.ops.quote_name(number_rows().model._meta.db_table)
+    if select.count(f"FROM {table}") != 1 or condition.window.last_seconds is None:
+        raise AssertionError(f"not one windowed read of {table}: {select}")
+    index = number_window_index(
+        type=condition.type,
+        name=condition.name,
+        key=condition.prop,
+        since=clock.now - timedelta(seconds=condition.window.last_seconds),
+        now=clock.now,
+    )
+    return select.replace(f"FROM {table}", f"FROM {table} INDEXED BY {index}")
 
 
 def _difference_fill(compiled: Compiled, *, members: str, workspace: Any, segment_id: Any) -> Difference:
@@ -618,12 +638,17 @@ def _rechecks_rebuild(compiled: Compiled, *, members_named: bool) -> int:
         f"(SELECT 1 FROM {DUE_TABLE} d WHERE d.contact_id = {rechecks}.contact_id AND d.due_at = {rechecks}.due_at)",
         [workspace, segment_id],
     )
-    _execute(
-        f"INSERT INTO {rechecks} (id, workspace_id, segment_id, contact_id, due_at) "
-        f"SELECT {new_uuid_sql()}, %s, %s, d.contact_id, d.due_at FROM {DUE_TABLE} d WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {rechecks} r WHERE r.workspace_id = %s AND r.segment_id = %s AND r.contact_id = d.contact_id)",
-        [workspace, segment_id, workspace, segment_id],
-    )
+    # The re-checks left are each a due one (a contact has one of each at most): when they are as many,
+    # none is missing, and the pass over the due ones probing the stored ones is skipped — in a steady
+    # state (109k re-checks of the 30-day dwell: 0.2 s on SQLite).
+    if Recheck.objects.filter(segment=compiled.segment).count() < count:
+        _execute(
+            f"INSERT INTO {rechecks} (id, workspace_id, segment_id, contact_id, due_at) "
+            f"SELECT {new_uuid_sql()}, %s, %s, d.contact_id, d.due_at FROM {DUE_TABLE} d WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {rechecks} r WHERE r.workspace_id = %s AND r.segment_id = %s "
+            "AND r.contact_id = d.contact_id)",
+            [workspace, segment_id, workspace, segment_id],
+        )
     _execute(f"DROP TABLE IF EXISTS {MOMENTS_TABLE}")
     _execute(f"DROP TABLE IF EXISTS {DUE_TABLE}")
     return count
