@@ -24,7 +24,8 @@ The bulk rows are written straight into the tables, as the product itself would 
   seconds), `Page Left` (dwell and scroll, what the SDK reports), `Product Viewed` (product,
   category, price) and `Order Completed` (order_id, revenue, products) for customers and members
   only; each event's context (page, library, locale, user agent, campaign) in its own table and
-  its numeric properties in theirs (`EventNumber`), as the processor stores them; events per
+  its numeric and short text properties in theirs (`EventNumber`, `EventText`), as the processor
+  stores them; events per
   contact are skewed (log-normal weights, more for later stages), grouped into sessions; every
   contact's first event carries its channel's campaign;
 - what the event processor would have written for them (siyu/tracking/services/effects.py and
@@ -85,6 +86,7 @@ BULK_TABLES = (
     "contacts_stagechange",
     "tracking_event",
     "tracking_eventnumber",
+    "tracking_eventtext",
     "tracking_contactactivity",
     "tracking_purchase",
 )
@@ -490,6 +492,12 @@ class Sink:
         if not self.sqlite:
             self.conn.execute("SET work_mem = '256MB'")
         self.conn.execute(migration.numbers_fill_sql("sqlite" if self.sqlite else "postgresql"))
+        self.commit()
+
+    def texts_fill(self) -> None:
+        """Each event's short text properties into `EventText`, likewise."""
+        migration = importlib.import_module("siyu.tracking.migrations.0008_event_texts")
+        self.conn.execute(migration.texts_fill_sql("sqlite" if self.sqlite else "postgresql"))
         self.commit()
 
     def rebuild_indexes(self) -> None:
@@ -1309,9 +1317,10 @@ def main() -> None:
     order_started = time.perf_counter()
     sink.staging_move(events_staging, "tracking_event", EVENT_COLUMNS, order_by="received_at")
     order_seconds = time.perf_counter() - order_started
-    say("event numbers …")
+    say("event numbers and texts …")
     numbers_started = time.perf_counter()
     sink.numbers_fill()
+    sink.texts_fill()
     numbers_seconds = time.perf_counter() - numbers_started
     load_seconds = time.perf_counter() - load_started
     say("rebuilding indexes …")
@@ -1353,7 +1362,7 @@ def main() -> None:
                     "rows": round(load_seconds, 1),
                     "rows_writing": round(write_seconds, 1),
                     "events_ordering": round(order_seconds, 1),
-                    "event_numbers": round(numbers_seconds, 1),
+                    "event_numbers_and_texts": round(numbers_seconds, 1),
                     "indexes": round(index_seconds, 1),
                     "analyze": round(analyze_seconds, 1),
                     "rfm": round(rfm_seconds, 1),

@@ -202,6 +202,7 @@ WRITTEN_TABLES = (
     "tracking_contactactivity",
     "tracking_event",
     "tracking_eventnumber",
+    "tracking_eventtext",
 )
 
 

@@ -44,6 +44,7 @@ from siyu.tracking.models import (
     EventContext,
     EventMinute,
     EventNumber,
+    EventText,
     InboundBatch,
     IngestWarning,
     Notification,
@@ -158,6 +159,7 @@ def _tracking_wipe() -> None:
     for model in (
         EventContext,
         EventNumber,
+        EventText,
         Event,
         Purchase,
         ContactActivity,

@@ -391,8 +391,8 @@ def round_to_hours(span: timedelta) -> timedelta:
 
 def test_a_text_filter_matches_texts_only_and_its_negation_keeps_the_rest(admin_actor: Actor) -> None:
     """Equality with a text never matches a number, a boolean, or a list or object written the same
-    way; "not equal" and "not in" keep the events without the key. Full builds and incremental
-    evaluation alike."""
+    way; "not equal" and "not in" keep the events without the key. Full builds (from `EventText` where
+    they can) and incremental evaluation (from the events' JSON) alike."""
     source = make_source()
     people = contacts_by_user_id(admin_actor, "text", "number", "list", "object", "bare", "other")
     now = datetime.now(UTC)
@@ -443,12 +443,16 @@ def test_a_text_filter_matches_texts_only_and_its_negation_keeps_the_rest(admin_
             {"list", "object", "bare"},
         ),
     }
-    segments = {
-        name: segment_create(actor=admin_actor, name=name, rules=rules, build_now=True)
-        for name, (rules, _) in cases.items()
-    }
+    segments, read_texts = {}, set()
+    for name, (rules, _) in cases.items():
+        with CaptureQueriesContext(connection) as build:
+            segments[name] = segment_create(actor=admin_actor, name=name, rules=rules, build_now=True)
+        if any("tracking_eventtext" in query["sql"] for query in build.captured_queries):
+            read_texts.add(name)
     expected = {name: {people[user].id for user in users} for name, (_, users) in cases.items()}
     assert {name: members(segment) for name, segment in segments.items()} == expected
+    # Full builds read "equals" and "in" of texts from `EventText`; numbers and negations from the JSON.
+    assert read_texts == {"eq text 5", "in list text", "in object text"}
     # Incremental evaluation of every contact gives the same members: a rebuild finds nothing to fix.
     segments_reevaluate(contact_ids=[p.id for p in people.values()], keys={"event:track:Product Viewed"})
     assert {name: members(segment) for name, segment in segments.items()} == expected

@@ -190,7 +190,8 @@ def event_conditions() -> st.SearchStrategy[dict[str, Any]]:
                 st.sampled_from(["skin", "HAIR"]),
             ),
             st.builds(
-                lambda v: {"property": "category", "op": "not_in", "value": v},
+                lambda op, v: {"property": "category", "op": op, "value": v},
+                st.sampled_from(["in", "not_in"]),
                 st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=2),
             ),
             st.builds(

@@ -102,6 +102,36 @@ def test_numeric_properties_of_stored_events_are_copied_beside_them() -> None:
         _migrate([("tracking", _latest("tracking"))])
 
 
+def test_short_texts_of_stored_events_are_copied_beside_them() -> None:
+    try:
+        old = _migrate([("tracking", "0007_eventnumber_by_contact")])
+        workspaces = old.get_model("tenancy", "Workspace").objects
+        ours, theirs = workspaces.create(name="甲", slug="jia"), workspaces.create(name="乙", slug="yi")
+        odd = {"n": 1, "flag": True, "list": ["护肤"], "nested": {"c": "护肤"}, "none": None, "k" * 65: "x"}
+        read = {"category": "护肤", "empty": "", "longest": "长" * 64, "too_long": "长" * 65, **odd}
+        _events(old, ours, {"read": read, "bare": {}}, column="properties")
+        _events(old, theirs, {"theirs": {"category": "彩妆"}}, column="properties")
+
+        new = _migrate([("tracking", "0008_event_texts")])
+        events = {e.id: e for e in new.get_model("tracking", "Event").objects.all()}
+        texts = list(new.get_model("tracking", "EventText").objects.all())
+        assert {(events[t.event_id].message_id, t.key, t.value, t.workspace_id) for t in texts} == {
+            ("read", "category", "护肤", ours.id),
+            ("read", "longest", "长" * 64, ours.id),
+            ("theirs", "category", "彩妆", theirs.id),
+        }
+        for text in texts:
+            event = events[text.event_id]
+            assert (text.contact_id, text.type, text.name, text.timestamp) == (
+                event.contact_id,
+                event.type,
+                event.name,
+                event.timestamp,
+            )
+    finally:
+        _migrate([("tracking", _latest("tracking"))])
+
+
 def _latest(app: str) -> str:
     executor = MigrationExecutor(connection)
     return str(max(name for label, name in executor.loader.graph.leaf_nodes() if label == app))

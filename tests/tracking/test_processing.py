@@ -19,6 +19,7 @@ from siyu.tracking.models import (
     EventContext,
     EventMinute,
     EventNumber,
+    EventText,
     InboundBatch,
     IngestWarning,
     Notification,
@@ -366,8 +367,8 @@ def test_merging_and_deleting_contacts_carries_their_events(workspace, admin_act
     send_and_process(
         source,
         [
-            page("anon-m1", userId="m1", properties={"scroll_depth": 40}),
-            page("anon-m2", userId="m2", properties={"scroll_depth": 90}),
+            page("anon-m1", userId="m1", properties={"scroll_depth": 40, "tab": "价格"}),
+            page("anon-m2", userId="m2", properties={"scroll_depth": 90, "tab": "案例"}),
         ],
     )
     first = Identity.objects.get(value="m1").contact
@@ -375,11 +376,13 @@ def test_merging_and_deleting_contacts_carries_their_events(workspace, admin_act
     contact_merge(actor=admin_actor, survivor=first, other=second)
     assert set(Event.objects.values_list("contact_id", flat=True)) == {first.id}
     assert set(EventNumber.objects.values_list("contact_id", flat=True)) == {first.id}
+    assert set(EventText.objects.values_list("contact_id", flat=True)) == {first.id}
     assert ContactActivity.objects.get().page_views == 2
     contact_delete(actor=admin_actor, contact=first)
     assert not Event.objects.exists()
     assert not EventContext.objects.exists()
     assert not EventNumber.objects.exists()
+    assert not EventText.objects.exists()
     assert not ContactActivity.objects.exists()
 
 
@@ -428,6 +431,32 @@ def test_an_events_numeric_properties_are_kept_beside_it_as_rules_read_them(work
     }
     with workspace_scope(other_workspace.id):
         assert not EventNumber.objects.exists()
+
+
+def test_an_events_short_texts_are_kept_beside_it_as_rules_compare_them(workspace, other_workspace):
+    properties = {
+        "category": "护肤",
+        "empty": "",
+        "longest": "长" * 64,
+        "too_long": "长" * 65,
+        "number": 7,
+        "flag": True,
+        "listed": ["护肤"],
+        "nested": {"category": "护肤"},
+        "nothing": None,
+        "k" * 65: "护肤",
+    }
+    send_and_process(
+        make_source(), [message(anonymousId="anon-text", event="Product Viewed", properties=properties)]
+    )
+    event = Event.objects.get()
+    texts = EventText.objects.all()
+    assert {t.key: t.value for t in texts} == {"category": "护肤", "longest": "长" * 64}
+    assert {(t.event_id, t.contact_id, t.type, t.name, t.timestamp) for t in texts} == {
+        (event.id, event.contact_id, "track", "Product Viewed", event.timestamp)
+    }
+    with workspace_scope(other_workspace.id):
+        assert not EventText.objects.exists()
 
 
 def test_a_context_without_its_event_is_refused(workspace):

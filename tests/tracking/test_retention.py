@@ -10,6 +10,7 @@ from siyu.tracking.models import (
     Event,
     EventContext,
     EventNumber,
+    EventText,
     InboundBatch,
     TrackingSettings,
 )
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def test_old_raw_events_go_and_counters_stay(workspace, other_workspace):
     TrackingSettings.objects.create(retention_days=30)
     source = make_source()
-    numbered = {"scroll_depth": 50}
+    numbered = {"scroll_depth": 50, "tab": "价格"}
     send_and_process(
         source,
         [
@@ -43,12 +44,14 @@ def test_old_raw_events_go_and_counters_stay(workspace, other_workspace):
     assert list(Event.objects.values_list("message_id", flat=True)) == ["new"]
     assert list(EventContext.objects.values_list("event__message_id", flat=True)) == ["new"]
     assert list(EventNumber.objects.values_list("event__message_id", flat=True)) == ["new"]
+    assert set(EventText.objects.values_list("event__message_id", flat=True)) == {"new"}
     assert ContactActivity.objects.get().page_views == 2
     assert not InboundBatch.objects.exists()
     with workspace_scope(other_workspace.id):
         assert Event.objects.count() == 1
         assert EventContext.objects.count() == 1
         assert EventNumber.objects.count() == 1
+        assert set(EventText.objects.values_list("event__message_id", flat=True)) == {"theirs"}
         assert InboundBatch.objects.count() == 1  # processed a moment ago: kept for a day
 
 

@@ -69,7 +69,8 @@ from siyu.segments.rules.spec import (
     StageCondition,
     TagsCondition,
 )
-from siyu.tracking.selectors.events import activity_rows, event_rows, number_rows
+from siyu.tracking.models import TEXT_VALUE_MAX
+from siyu.tracking.selectors.events import activity_rows, event_rows, number_rows, text_rows
 
 NOBODY = Q(pk__in=[])
 DAY = timedelta(days=1)
@@ -389,20 +390,50 @@ def reads_numbers(condition: EventCondition, clock: Clock) -> bool:
     return clock.within is None and condition.aggregate in NUMBER_AGGREGATES and not condition.where
 
 
+def _kept_texts(where: PropertyFilter) -> list[str] | None:
+    """The texts an "equals" or "in" filter compares with, when `EventText` keeps every property
+    value that can equal them (texts of 1 to TEXT_VALUE_MAX characters, without NUL)."""
+    values = [where.value] if where.op == "eq" else list(where.value) if where.op == "in" else []
+    if values and all(
+        isinstance(v, str) and 0 < len(v) <= TEXT_VALUE_MAX and "\x00" not in v for v in values
+    ):
+        return values
+    return None
+
+
+def reads_texts(condition: EventCondition, clock: Clock) -> bool:
+    """Does the condition read `EventText` rows rather than events? Full builds do for counts, first
+    and last occurrences of events filtered by one property's texts: a window of one key and text is
+    a range of one covering index, where the events' JSON is a look-up of each event's row (600k
+    product views in 30 days: 1.5 s on SQLite, against 0.2 s)."""
+    return (
+        clock.within is None
+        and condition.aggregate not in NUMBER_AGGREGATES
+        and len(condition.where) == 1
+        and _kept_texts(condition.where[0]) is not None
+    )
+
+
 def event_base(condition: EventCondition, clock: Clock) -> QuerySet[Any]:
     """The events a condition looks at: type, name, property filters and window — and for a sum,
     average or extreme, only those where its property is a number (from `EventNumber` or the JSON),
     so both sources see the same events."""
+    where = condition.where
+    events: QuerySet[Any]
     if reads_numbers(condition, clock):
         events = number_rows().filter(type=condition.type, key=condition.prop)
+    elif reads_texts(condition, clock):
+        (text,) = where
+        events = text_rows().filter(type=condition.type, key=text.property, value__in=_kept_texts(text) or [])
+        where = ()
     else:
         events = clock.rows(event_rows()).filter(type=condition.type)
         if condition.aggregate in NUMBER_AGGREGATES:
             events = events.filter(IsNull(JsonNumber("properties", condition.prop), False))
     if condition.name:
         events = events.filter(name=condition.name)
-    for where in condition.where:
-        events = events.filter(_property_q(where))
+    for condition_where in where:
+        events = events.filter(_property_q(condition_where))
     window = condition.window
     if window.last_seconds is not None:
         events = events.filter(timestamp__gt=clock.now - timedelta(seconds=window.last_seconds))
@@ -424,7 +455,7 @@ def zero_satisfies(op: str, value: Any) -> bool:
 def event_measure(condition: EventCondition, clock: Clock) -> Any:
     match condition.aggregate:
         case "count":
-            return Count("id")
+            return Count("*")  # events or their texts (which have no id)
         case "sum":
             return Coalesce(Sum(event_number(condition, clock)), Value(0.0))
         case "avg":

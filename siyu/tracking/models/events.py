@@ -106,17 +106,16 @@ class EventContext(TenantModel):
     context = models.JSONField(default=dict)
 
 
-# The longest property key a segment rule can name (and so the longest kept in `EventNumber`).
+# The longest property key a segment rule can name (and so the longest kept in `EventNumber` and
+# `EventText`), and the longest text `EventText` keeps.
 NUMBER_KEY_MAX = 64
+TEXT_VALUE_MAX = 64
 
 
-class EventNumber(TenantModel):
-    """A numeric property of an event, one row per key, with the event's contact, type, name and time.
-
-    Sums, averages and extremes over a window of events (“30 天内阅读超过 60 秒”) read these narrow rows
-    from one covering index, in key and time order, instead of reading every event of the window from
-    the events table and its JSON. Kept: the top-level properties whose values are JSON numbers (not
-    booleans) under keys of at most NUMBER_KEY_MAX characters — every number a rule can name.
+class EventValue(TenantModel):
+    """One top-level property of an event, one row per key, with copies of the event's contact, type,
+    name and time, so that a window of events is answered from one covering index of narrow rows
+    instead of every event's row and JSON.
 
     Written with its event by the processor, moved with it when contacts merge, deleted with it by
     `services.retention.events_delete` (a statement per table; a cascade would load the events).
@@ -129,18 +128,44 @@ class EventNumber(TenantModel):
         "tenancy.Workspace", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     key = models.CharField(max_length=NUMBER_KEY_MAX)
-    value = models.FloatField()
-    # Copies of the event's, so that a window is answered from the index alone.
     contact_id = models.UUIDField(null=True, blank=True)
     type = models.CharField(max_length=10, choices=EventType.choices)
     name = models.CharField(max_length=200, blank=True)
     timestamp = models.DateTimeField()
 
-    class Meta:
+    class Meta(TenantModel.Meta):
+        abstract = True
+
+
+class EventNumber(EventValue):
+    """A numeric property (`EventValue`): sums, averages and extremes over a window (“30 天内阅读超过
+    60 秒”) read its rows in key and time order. Kept: the values that are JSON numbers (not booleans)
+    under keys of at most NUMBER_KEY_MAX characters — every number a rule can name."""
+
+    value = models.FloatField()
+
+    class Meta(EventValue.Meta):
         indexes = [
             models.Index(
                 fields=["workspace", "type", "name", "key", "timestamp", "contact_id", "value"],
                 name="eventnumber_window",
+            ),
+        ]
+
+
+class EventText(EventValue):
+    """A short text property (`EventValue`): counts, first and last occurrences of events filtered by
+    one property's texts (“30 天内看护肤商品 3 次以上”) read its rows by key, text and time. Kept: JSON
+    texts of 1 to TEXT_VALUE_MAX characters (without NUL) under keys of at most NUMBER_KEY_MAX — a
+    rule that compares with an empty or a longer text reads the events' JSON instead."""
+
+    value = models.CharField(max_length=TEXT_VALUE_MAX)
+
+    class Meta(EventValue.Meta):
+        indexes = [
+            models.Index(
+                fields=["workspace", "type", "name", "key", "value", "timestamp", "contact_id"],
+                name="eventtext_window",
             ),
         ]
 

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from siyu.tracking.models import ContactActivity, Event, EventNumber
+from siyu.tracking.models import ContactActivity, Event, EventNumber, EventText
 
 NUMBERS_BY_TIME = "eventnumber_window"
 NUMBERS_BY_CONTACT = "eventnumber_by_contact"  # SQLite only (migration 0007)
@@ -22,6 +22,11 @@ def event_rows() -> QuerySet[Event]:
 def number_rows() -> QuerySet[EventNumber]:
     """Numeric properties of stored events that belong to a contact (see `EventNumber`)."""
     return EventNumber.objects.filter(contact_id__isnull=False)
+
+
+def text_rows() -> QuerySet[EventText]:
+    """Short text properties of stored events that belong to a contact (see `EventText`)."""
+    return EventText.objects.filter(contact_id__isnull=False)
 
 
 def number_window_index(*, type: str, name: str, key: str, since: datetime, now: datetime) -> str:

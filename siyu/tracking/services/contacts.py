@@ -10,7 +10,7 @@ from siyu.contacts.events import ContactDeleted, ContactsMerged
 from siyu.contacts.reporting import RETENTION_DAYS, retained_field, retention_window
 from siyu.contacts.selectors import contact_rows
 from siyu.contacts.services.tracked import contacts_retention_set
-from siyu.tracking.models import ContactActivity, ContentViewer, Event, EventNumber, Notification
+from siyu.tracking.models import ContactActivity, ContentViewer, Event, EventNumber, EventText, Notification
 from siyu.tracking.selectors.reporting import event_in_window
 from siyu.tracking.services.purchases import purchases_delete, purchases_move
 from siyu.tracking.services.retention import events_delete
@@ -20,7 +20,8 @@ def contact_events_move(event: ContactsMerged) -> None:
     """The merged-away contact's events, purchases, counters, reading and radar alerts now belong to the
     survivor. Each purchase was counted once, by the contact that had it, so the counters add up."""
     merged_events = Event.objects.filter(contact_id=event.merged_id)
-    EventNumber.objects.filter(event__in=merged_events).update(contact_id=event.survivor_id)
+    for values in (EventNumber, EventText):
+        values.objects.filter(event__in=merged_events).update(contact_id=event.survivor_id)
     merged_events.update(contact_id=event.survivor_id)
     contacts_retention_recount([event.survivor_id])
     purchases_move(survivor_id=event.survivor_id, merged_id=event.merged_id)

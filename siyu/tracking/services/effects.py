@@ -7,7 +7,7 @@ writes (a handful of statements per chunk, not per event).
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,6 +33,7 @@ from siyu.core.time import now
 from siyu.tracking.models import (
     ENGAGEMENT_EVENTS,
     NUMBER_KEY_MAX,
+    TEXT_VALUE_MAX,
     ContactActivity,
     Content,
     ContentViewer,
@@ -40,6 +41,7 @@ from siyu.tracking.models import (
     EventContext,
     EventMinute,
     EventNumber,
+    EventText,
     Notification,
     NotificationKind,
     ShareLink,
@@ -90,6 +92,37 @@ def _numbers(properties: dict[str, Any]) -> list[tuple[str, float]]:
         (key, float(value))
         for key, value in properties.items()
         if isinstance(value, int | float) and not isinstance(value, bool) and len(key) <= NUMBER_KEY_MAX
+    ]
+
+
+def _texts(properties: dict[str, Any]) -> list[tuple[str, str]]:
+    """The properties `EventText` keeps, as segment rules compare them: short JSON texts, not empty."""
+    return [
+        (key, value)
+        for key, value in properties.items()
+        if isinstance(value, str)
+        and 0 < len(value) <= TEXT_VALUE_MAX
+        and "\x00" not in value
+        and len(key) <= NUMBER_KEY_MAX
+    ]
+
+
+def _property_rows(
+    events: list[dict[str, Any]], kept: Callable[[dict[str, Any]], list[tuple[str, Any]]]
+) -> list[dict[str, Any]]:
+    """`EventNumber` or `EventText` rows of the events: the properties `kept` returns."""
+    return [
+        {
+            "event_id": e["_id"],
+            "key": key,
+            "value": value,
+            "contact_id": e["contactId"],
+            "type": e["type"],
+            "name": e["name"],
+            "timestamp": e["timestamp"],
+        }
+        for e in events
+        for key, value in kept(e["properties"])
     ]
 
 
@@ -210,22 +243,8 @@ def effects_apply(data: EffectInput) -> None:
     rows_write(
         EventContext, [{"event_id": e["_id"], "context": e["context"]} for e in events if e["context"]]
     )
-    rows_write(
-        EventNumber,
-        [
-            {
-                "event_id": e["_id"],
-                "key": key,
-                "value": value,
-                "contact_id": e["contactId"],
-                "type": e["type"],
-                "name": e["name"],
-                "timestamp": e["timestamp"],
-            }
-            for e in events
-            for key, value in _numbers(e["properties"])
-        ],
-    )
+    rows_write(EventNumber, _property_rows(events, _numbers))
+    rows_write(EventText, _property_rows(events, _texts))
     # Orders: a purchase per order number, stored once however many ways the order arrives; only the
     # events whose purchase is new count in the counters below.
     purchases_record(

@@ -19,6 +19,7 @@ from siyu.tracking.models import (
     EventContext,
     EventMinute,
     EventNumber,
+    EventText,
     InboundBatch,
     IngestWarning,
     TrackingSettings,
@@ -40,9 +41,10 @@ class Pruned:
 
 
 def events_delete(events: QuerySet[Event]) -> int:
-    """Delete the events, their contexts and numbers, one statement each. Returns how many events."""
-    EventContext.objects.filter(event__in=events).delete()
-    EventNumber.objects.filter(event__in=events).delete()
+    """Delete the events, their contexts, numbers and texts, one statement each. Returns how many
+    events."""
+    for details in (EventContext, EventNumber, EventText):
+        details.objects.filter(event__in=events).delete()
     deleted, _by_model = events.delete()
     return deleted
 
