@@ -31,7 +31,7 @@ from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import Workspace
 from siyu.tracking.models import Event, EventNumber
 from tests.segments.helpers import article_reads, deliver, members, rule, track
-from tests.tracking.events import make_source
+from tests.tracking.events import iso, make_source, message
 
 # "At least 60 s of reading, summed over the last 30 days."
 DWELL_30_DAYS = {
@@ -318,6 +318,40 @@ def test_a_measured_rule_keeps_its_members_re_checks_by_its_own_test_only_when_t
     assert members(segment) == set(only_reader)
     assert rechecked(segment) == only_reader
     assert moments_read_members(second)
+
+
+def test_the_negation_of_a_condition_met_without_events_keeps_its_members_re_checks(
+    admin_actor: Actor,
+) -> None:
+    """“Not fewer than one page view in 37 days” is one subquery of the build's measures, naming the
+    contacts whose count fails “fewer than one”: their re-checks are kept by that, not by the
+    condition's own test (found by the equivalence test: a full build dropped them, and the member
+    stayed after its view left the window)."""
+    source = make_source()
+    people = contacts_by_user_id(admin_actor, "viewer", "idle")
+    now = datetime.now(UTC)
+    viewed = now - timedelta(hours=102)
+    deliver(source, [message("page", userId="viewer", name="Home", timestamp=iso(viewed))])
+    fewer = {
+        "kind": "event",
+        "type": "page",
+        "name": "",
+        "window": {"last": 37, "unit": "days"},
+        "aggregate": "count",
+        "op": "lt",
+        "value": 1,
+    }
+    segment = segment_create(actor=admin_actor, name="近期访问", rules=rule({"not": fewer}), build_now=True)
+    assert members(segment) == {people["viewer"].id}
+    due = {(r.contact_id, r.due_at) for r in Recheck.objects.filter(segment=segment)}
+    assert due == {(people["viewer"].id, Event.objects.get().timestamp + timedelta(days=37))}
+
+    rebuilt = segment_build(segment=segment, at=now + timedelta(days=2))
+    assert rebuilt is not None
+    assert {(r.contact_id, r.due_at) for r in Recheck.objects.filter(segment=segment)} == due
+    while rechecks_run(at=now + timedelta(days=33)):
+        pass
+    assert members(segment) == set()
 
 
 def test_a_rule_of_one_subquery_is_compared_from_its_rows_and_names_only_existing_contacts(

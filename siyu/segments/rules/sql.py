@@ -489,6 +489,12 @@ def measure_test(condition: EventCondition, clock: Clock) -> Q:
     return _compare_lookups(op, "measure", typed)
 
 
+def met_without_events(condition: EventCondition) -> bool:
+    """Does a contact with no matching events meet the condition? `_event_q` then selects everyone but
+    the contacts whose measure fails it, so a rule that is one subquery over it is its negation."""
+    return condition.aggregate in ("count", "sum") and zero_satisfies(condition.op, condition.value)
+
+
 def _event_q(condition: EventCondition, clock: Clock) -> Q:
     grouped = measured_rows(condition, clock)
     if grouped is None:
@@ -497,7 +503,7 @@ def _event_q(condition: EventCondition, clock: Clock) -> Q:
             return Q(id__in=events.values("contact_id"))  # "at least once": no grouping needed
         grouped = events.values("contact_id").annotate(measure=event_measure(condition, clock))
     test = measure_test(condition, clock)
-    if condition.aggregate in ("count", "sum") and zero_satisfies(condition.op, condition.value):
+    if met_without_events(condition):
         return ~Q(id__in=grouped.filter(~test).values("contact_id"))
     return Q(id__in=grouped.filter(test).values("contact_id"))
 
