@@ -90,14 +90,7 @@ def test_numeric_properties_of_stored_events_are_copied_beside_them() -> None:
             ("read", "ratio", 0.5, ours.id),
             ("theirs", "dwell_seconds", -7.0, theirs.id),
         }
-        for number in new.get_model("tracking", "EventNumber").objects.all():
-            event = events[number.event_id]
-            assert (number.contact_id, number.type, number.name, number.timestamp) == (
-                event.contact_id,
-                event.type,
-                event.name,
-                event.timestamp,
-            )
+        _assert_copied_from_their_events(new.get_model("tracking", "EventNumber").objects.all(), events)
     finally:
         _migrate([("tracking", _latest("tracking"))])
 
@@ -120,16 +113,20 @@ def test_short_texts_of_stored_events_are_copied_beside_them() -> None:
             ("read", "longest", "长" * 64, ours.id),
             ("theirs", "category", "彩妆", theirs.id),
         }
-        for text in texts:
-            event = events[text.event_id]
-            assert (text.contact_id, text.type, text.name, text.timestamp) == (
-                event.contact_id,
-                event.type,
-                event.name,
-                event.timestamp,
-            )
+        _assert_copied_from_their_events(texts, events)
     finally:
         _migrate([("tracking", _latest("tracking"))])
+
+
+def _assert_copied_from_their_events(rows: Any, events: dict[Any, Any]) -> None:
+    for row in rows:
+        event = events[row.event_id]
+        assert (row.contact_id, row.type, row.name, row.timestamp) == (
+            event.contact_id,
+            event.type,
+            event.name,
+            event.timestamp,
+        )
 
 
 def _latest(app: str) -> str:

@@ -60,11 +60,8 @@ class JsonNumber(_JsonKey):
     postgres_cast = "::double precision"
 
 
-class JsonTextIn(Func):
-    """True when the key holds a JSON text equal to one of the given texts; false otherwise, never NULL.
-
-    SQLite reads the key's type only for the rows whose value matches (3.40 parses the JSON again for
-    each read): a filter that keeps one event in six parses most of them once instead of twice."""
+class _JsonKeyAgainst(Func):
+    """A test of a JSON key against a tuple of texts, true or false."""
 
     output_field = BooleanField()
 
@@ -72,6 +69,13 @@ class JsonTextIn(Func):
         super().__init__(F(column))
         self.key = key
         self.values = values
+
+
+class JsonTextIn(_JsonKeyAgainst):
+    """True when the key holds a JSON text equal to one of the given texts; false otherwise, never NULL.
+
+    SQLite reads the key's type only for the rows whose value matches (3.40 parses the JSON again for
+    each read): a filter that keeps one event in six parses most of them once instead of twice."""
 
     def as_sqlite(
         self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
@@ -148,15 +152,8 @@ class JsonKeyPresent(_JsonKey):
         return sql, [*column_params, key, *column_params, key]
 
 
-class JsonArrayHasAny(Func):
+class JsonArrayHasAny(_JsonKeyAgainst):
     """True when the key holds a JSON array containing any of the given texts."""
-
-    output_field = BooleanField()
-
-    def __init__(self, column: str, key: str, values: tuple[str, ...]) -> None:
-        super().__init__(F(column))
-        self.key = key
-        self.values = values
 
     def as_sqlite(
         self, compiler: SQLCompiler, connection: BaseDatabaseWrapper, **extra: Any
