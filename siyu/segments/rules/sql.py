@@ -69,7 +69,7 @@ from siyu.segments.rules.spec import (
     StageCondition,
     TagsCondition,
 )
-from siyu.tracking.models import TEXT_VALUE_MAX
+from siyu.tracking.models import text_is_kept
 from siyu.tracking.selectors.events import activity_rows, event_rows, number_rows, text_rows
 
 NOBODY = Q(pk__in=[])
@@ -390,28 +390,17 @@ def reads_numbers(condition: EventCondition, clock: Clock) -> bool:
     return clock.within is None and condition.aggregate in NUMBER_AGGREGATES and not condition.where
 
 
-def _kept_texts(where: PropertyFilter) -> list[str] | None:
-    """The texts an "equals" or "in" filter compares with, when `EventText` keeps every property
-    value that can equal them (texts of 1 to TEXT_VALUE_MAX characters, without NUL)."""
+def _texts_read(condition: EventCondition, clock: Clock) -> list[str] | None:
+    """The texts a condition's events are read from `EventText` by, if they are. Full builds do for
+    counts, first and last occurrences of events filtered by exactly one "equals" or "in" of texts
+    that the table keeps: a window of one key and text is a range of one covering index, where the
+    events' JSON is a look-up of each event's row (600k product views in 30 days: 1.5 s on SQLite,
+    against 0.2 s)."""
+    if clock.within is not None or condition.aggregate in NUMBER_AGGREGATES or len(condition.where) != 1:
+        return None
+    (where,) = condition.where
     values = [where.value] if where.op == "eq" else list(where.value) if where.op == "in" else []
-    if values and all(
-        isinstance(v, str) and 0 < len(v) <= TEXT_VALUE_MAX and "\x00" not in v for v in values
-    ):
-        return values
-    return None
-
-
-def reads_texts(condition: EventCondition, clock: Clock) -> bool:
-    """Does the condition read `EventText` rows rather than events? Full builds do for counts, first
-    and last occurrences of events filtered by one property's texts: a window of one key and text is
-    a range of one covering index, where the events' JSON is a look-up of each event's row (600k
-    product views in 30 days: 1.5 s on SQLite, against 0.2 s)."""
-    return (
-        clock.within is None
-        and condition.aggregate not in NUMBER_AGGREGATES
-        and len(condition.where) == 1
-        and _kept_texts(condition.where[0]) is not None
-    )
+    return values if values and all(text_is_kept(value) for value in values) else None
 
 
 def event_base(condition: EventCondition, clock: Clock) -> QuerySet[Any]:
@@ -420,11 +409,11 @@ def event_base(condition: EventCondition, clock: Clock) -> QuerySet[Any]:
     so both sources see the same events."""
     where = condition.where
     events: QuerySet[Any]
+    texts = _texts_read(condition, clock)
     if reads_numbers(condition, clock):
         events = number_rows().filter(type=condition.type, key=condition.prop)
-    elif reads_texts(condition, clock):
-        (text,) = where
-        events = text_rows().filter(type=condition.type, key=text.property, value__in=_kept_texts(text) or [])
+    elif texts is not None:
+        events = text_rows().filter(type=condition.type, key=where[0].property, value__in=texts)
         where = ()
     else:
         events = clock.rows(event_rows()).filter(type=condition.type)

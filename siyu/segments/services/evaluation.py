@@ -601,7 +601,7 @@ def _rechecks_rebuild(compiled: Compiled, *, members_named: bool) -> int:
             # The build's own measures (not the events): keeping only the members, or only the others,
             # is one semi-join while copying, and the steps below handle that many fewer moments, each
             # for whoever it names.
-            (condition, *_others) = compiled.clock.measured
+            condition = compiled.clock.measured[0]  # the only one, when the members are named
             if who == WHO_MEMBERS and members_named and not met_without_events(condition):
                 # The rule is this one measured condition and the members are the contacts it names:
                 # its own test on the measures keeps them, with no look-up of each in the members

@@ -2,7 +2,6 @@ from siyu.tracking.models.content import Content, ContentCategory, ContentKind, 
 from siyu.tracking.models.events import (
     ENGAGEMENT_EVENTS,
     NUMBER_KEY_MAX,
-    TEXT_VALUE_MAX,
     ContactActivity,
     Event,
     EventContext,
@@ -12,6 +11,7 @@ from siyu.tracking.models.events import (
     EventType,
     InboundBatch,
     TrackingSettings,
+    text_is_kept,
 )
 from siyu.tracking.models.imports import OrderImportJob
 from siyu.tracking.models.purchases import Purchase, PurchaseOrigin
@@ -21,7 +21,6 @@ from siyu.tracking.models.sources import IngestWarning, Source, SourceKind, Warn
 __all__ = [
     "ENGAGEMENT_EVENTS",
     "NUMBER_KEY_MAX",
-    "TEXT_VALUE_MAX",
     "ContactActivity",
     "Content",
     "ContentCategory",
@@ -45,4 +44,5 @@ __all__ = [
     "SourceKind",
     "TrackingSettings",
     "WarningCode",
+    "text_is_kept",
 ]

@@ -112,6 +112,11 @@ NUMBER_KEY_MAX = 64
 TEXT_VALUE_MAX = 64
 
 
+def text_is_kept(value: object) -> bool:
+    """Does `EventText` keep this property value (and so can a rule compare with it there)?"""
+    return isinstance(value, str) and 0 < len(value) <= TEXT_VALUE_MAX and "\x00" not in value
+
+
 class EventValue(TenantModel):
     """One top-level property of an event, one row per key, with copies of the event's contact, type,
     name and time, so that a window of events is answered from one covering index of narrow rows

@@ -33,7 +33,6 @@ from siyu.core.time import now
 from siyu.tracking.models import (
     ENGAGEMENT_EVENTS,
     NUMBER_KEY_MAX,
-    TEXT_VALUE_MAX,
     ContactActivity,
     Content,
     ContentViewer,
@@ -48,6 +47,7 @@ from siyu.tracking.models import (
     Source,
     SourceKind,
     TrackingSettings,
+    text_is_kept,
 )
 from siyu.tracking.services.purchases import ORDER_COMPLETED, purchases_record
 
@@ -100,10 +100,7 @@ def _texts(properties: dict[str, Any]) -> list[tuple[str, str]]:
     return [
         (key, value)
         for key, value in properties.items()
-        if isinstance(value, str)
-        and 0 < len(value) <= TEXT_VALUE_MAX
-        and "\x00" not in value
-        and len(key) <= NUMBER_KEY_MAX
+        if text_is_kept(value) and len(key) <= NUMBER_KEY_MAX
     ]
 
 
