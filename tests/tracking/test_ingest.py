@@ -150,6 +150,36 @@ def test_invalid_events_are_skipped_and_recorded_while_the_good_ones_are_kept(wo
     assert sorted(Event.objects.values_list("message_id", "user_id")) == [("good-1", ""), ("good-2", "42")]
 
 
+def test_a_nul_character_is_replaced_and_its_batch_kept_on_either_database(workspace):
+    # PostgreSQL stores NUL in neither text nor JSONB: unreplaced, this one event held up its whole
+    # batch, good events included, until the processor gave up on it.
+    source = make_source()
+    with_nul = message(
+        anonymousId="anon-\x00nul",
+        event="Coupon\x00Used",
+        properties={"code": "A\x001", "k\x00": ["x\x00", {"y": "\x00"}], "backslash": "\\u0000"},
+        context={"page": {"title": "\x00"}},
+    )
+    response = send(source, [page("anon-1"), with_nul, message("exp\x00lode", anonymousId="a-1")])
+    assert response.json() == {"success": True, "accepted": 2, "skipped": 1}
+    process_all()
+    event = Event.objects.get(type="track")
+    assert (event.anonymous_id, event.name) == ("anon-\ufffdnul", "Coupon\ufffdUsed")
+    assert event.properties == {
+        "code": "A\ufffd1",
+        "k\ufffd": ["x\ufffd", {"y": "\ufffd"}],
+        "backslash": "\\u0000",
+    }
+    assert event.context["page"] == {"title": "\ufffd"}
+    assert Event.objects.filter(type="page").exists()
+    assert IngestWarning.objects.get().detail == "unknown type “exp\ufffdlode”"
+    assert send(source, [page("anon-2")], writeKey="\x00").status_code == 200  # the header's key wins
+    nul_key = Client().post(
+        "/v1/batch", data=orjson.dumps({"batch": [], "writeKey": "\x00"}), content_type="application/json"
+    )
+    assert (nul_key.status_code, nul_key.json()["error"]["code"]) == (401, "invalid_write_key")
+
+
 def test_a_single_invalid_message_gets_a_400_with_the_reason(workspace):
     source = make_source()
     response = Client().post(

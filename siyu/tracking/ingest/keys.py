@@ -13,7 +13,7 @@ _cache: dict[str, tuple[float, Source | None]] = {}
 
 
 def source_for_write_key(write_key: str) -> Source | None:
-    if not write_key or len(write_key) > 64:
+    if not write_key or len(write_key) > 64 or "\x00" in write_key:  # PostgreSQL cannot compare a NUL
         return None
     moment = time.monotonic()
     with _lock:
