@@ -2,9 +2,11 @@
 
 from typing import Any
 
+from django.http import HttpRequest
 from ninja import NinjaAPI, Swagger
 from ninja.errors import ValidationError, ValidationErrorContext
 from ninja.openapi.schema import OpenAPISchema
+from ninja.parser import Parser
 from ninja.types import DictStrAny
 
 from siyu.analytics.api import analytics_router
@@ -16,6 +18,7 @@ from siyu.contacts.api import (
     tag_groups_router,
     tags_router,
 )
+from siyu.core.text import NUL_IN_JSON, without_nul
 from siyu.segments.api import rfm_router, segments_router
 from siyu.tenancy.api import API_AUTH, members_router, teams_router
 from siyu.tracking.api import orders_router
@@ -43,6 +46,14 @@ def _error_response(description: str) -> DictStrAny:
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}},
     }
+
+
+class NulReplacingParser(Parser):
+    """JSON bodies with NUL characters replaced by U+FFFD (`siyu.core.text`), before any schema sees them."""
+
+    def parse_body(self, request: HttpRequest) -> DictStrAny:
+        body = super().parse_body(request)
+        return without_nul(body) if NUL_IN_JSON in request.body else body
 
 
 class SiyuAPI(NinjaAPI):
@@ -91,6 +102,7 @@ api = SiyuAPI(
     description=DESCRIPTION,
     urls_namespace="api",
     auth=API_AUTH,
+    parser=NulReplacingParser(),
     # The docs page uses ninja's bundled Swagger UI files (no CDN); the online validator badge is off.
     docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": False}),
 )

@@ -30,6 +30,7 @@ from openpyxl import Workbook, load_workbook
 
 from siyu.core.csv_download import escape_cell
 from siyu.core.errors import PayloadTooLarge, ValidationError
+from siyu.core.text import without_nul
 
 FileFormat = Literal["csv", "xlsx"]
 Cell = str | int | float | bool | date | None
@@ -179,11 +180,12 @@ def _detect_delimiter(head: bytes, encoding: str) -> str:
 
 
 def normalise_cell(value: Any) -> Cell:
-    """Spreadsheet values as Python values: text stripped, whole floats as ints, midnight datetimes as dates."""
+    """Spreadsheet values as Python values: text stripped (NUL replaced, `siyu.core.text`), whole floats
+    as ints, midnight datetimes as dates."""
     if value is None:
         return None
     if isinstance(value, str):
-        return value.strip()
+        return without_nul(value).strip()
     if isinstance(value, bool | int):
         return value
     if isinstance(value, float):
@@ -284,7 +286,8 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, list[Cell]]]:
                     cells.pop()
                 if not _is_blank(cells):
                     yield number, cells
-        except (KeyError, ValueError, TypeError, zipfile.BadZipFile, OSError) as exc:
+        # SyntaxError: the XML parser's ParseError (a cell holding “&#0;”, for one)
+        except (KeyError, ValueError, TypeError, SyntaxError, zipfile.BadZipFile, OSError) as exc:
             raise refuse(_("The workbook is damaged and cannot be read to the end.")) from exc
     finally:
         workbook.close()

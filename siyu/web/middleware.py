@@ -4,6 +4,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
+from siyu.core.text import NUL_IN_URL, query_without_nul
+
 
 class LanguageMiddleware:
     """Simplified Chinese unless the person chose another language (cookie set by /i18n/setlang/).
@@ -24,3 +26,17 @@ class LanguageMiddleware:
         response = self.get_response(request)
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+class NulReplacingMiddleware:
+    """NUL characters in the query string become U+FFFD (`siyu.core.text`): a search or filter for
+    “a%00” finds nothing instead of failing on PostgreSQL. Form fields are refused by Django's forms;
+    JSON bodies are cleaned by the API's parser and the ingestion gateway."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if NUL_IN_URL in request.META.get("QUERY_STRING", ""):
+            request.GET = query_without_nul(request.GET)
+        return self.get_response(request)

@@ -3,6 +3,7 @@
 import threading
 import time
 
+from siyu.core.text import NUL
 from siyu.tracking.models import Source
 from siyu.tracking.selectors.sources import source_for_write_key as source_lookup
 
@@ -13,7 +14,7 @@ _cache: dict[str, tuple[float, Source | None]] = {}
 
 
 def source_for_write_key(write_key: str) -> Source | None:
-    if not write_key or len(write_key) > 64 or "\x00" in write_key:  # PostgreSQL cannot compare a NUL
+    if not write_key or len(write_key) > 64 or NUL in write_key:
         return None
     moment = time.monotonic()
     with _lock:

@@ -29,7 +29,6 @@ TYPES = frozenset(EventType.values)
 NAME_FIELD = {"track": "event", "page": "name", "screen": "name", "group": "groupId", "alias": "previousId"}
 # The object that carries a message's attributes, per type.
 PAYLOAD_FIELD = {"identify": "traits", "group": "traits"}
-NUL_ESCAPED = b"\\u0000"  # how orjson writes a NUL character inside a string
 
 
 class Rejected(Exception):
@@ -46,18 +45,6 @@ class Received:
     at: datetime
     ip: str = ""
     user_agent: str = ""
-
-
-def without_nul(value: Any) -> Any:
-    """`value` with each NUL character in its strings and object keys replaced by U+FFFD: PostgreSQL
-    stores NUL in neither text nor JSONB (SQLite does), and the event must be kept the same on both."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
-    if isinstance(value, dict):
-        return {without_nul(key): without_nul(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [without_nul(item) for item in value]
-    return value
 
 
 def _clean_id(raw: Any, *, field: str, limit: int) -> str:

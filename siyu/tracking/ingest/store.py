@@ -14,7 +14,8 @@ from django.db import transaction
 
 from siyu.core.db import rows_write, write_eagerly
 from siyu.core.ids import uuid7
-from siyu.tracking.ingest.spec import NUL_ESCAPED, Received, Rejected, normalise, without_nul
+from siyu.core.text import NUL_IN_JSON, without_nul
+from siyu.tracking.ingest.spec import Received, Rejected, normalise
 from siyu.tracking.models import InboundBatch, IngestWarning, Source
 
 # A misbehaving sender must not flood the warnings table: keep this many per request, count the rest.
@@ -53,7 +54,7 @@ def events_accept(
     sizes_checked: bool = False,
 ) -> Accepted:
     """`sizes_checked`: the caller knows no message can exceed the per-event limit (a small request)."""
-    if NUL_ESCAPED in orjson.dumps([messages, batch_context]):
+    if NUL_IN_JSON in orjson.dumps([messages, batch_context]):
         # Before any of their text is kept in an event or a warning: one such event would otherwise
         # hold up its whole batch on PostgreSQL until the processor gave up on it.
         messages, batch_context = without_nul(messages), without_nul(batch_context)
