@@ -278,7 +278,7 @@ def contact_bulk(request: ActorRequest[Actor]) -> HttpResponse:
     data = form.cleaned_data
     custom_fields = list(custom_field_list())
     if data["target"] == "all":
-        filters = filters_from_query(QueryDict(query))
+        filters = filters_from_query(query_without_nul(QueryDict(query)))
         _typed_custom_filters(filters, custom_fields)
         contacts = contact_list(actor=actor, filters=filters)
     else:

@@ -1,6 +1,9 @@
 """Text from outside the system: PostgreSQL stores the NUL character in neither text nor JSONB (SQLite
-does), so every way in replaces it by U+FFFD before anything is kept — the same on both databases, and
-the rest of the input is kept rather than refused."""
+does), so the ways in replace it by U+FFFD before anything is kept — the same on both databases, and
+the rest of the input is kept rather than refused. Where: query strings (`NulReplacingMiddleware`),
+API bodies (the API's parser), events (`events_accept`), spreadsheet cells (`normalise_cell`), and
+queries or rules posted inside a form field, where each view decodes them. Plain form fields are
+refused by Django's own forms instead."""
 
 from typing import Any, overload
 

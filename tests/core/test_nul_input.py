@@ -106,6 +106,19 @@ def test_pages_take_nul_in_searches_and_saved_views(admin: Any, workspace: Any) 
     saved = client.post(reverse("contacts:saved_view_create"), {"name": "近期", "query": "q=a%00b"})
     assert saved.status_code == 302
     assert SavedView.objects.get().filters["q"] == f"a{R}b"
+    # Queries and rules carried inside a form field, decoded by the view.
+    Contact.objects.create(name=f"a{R}b", stage="visitor")
+    bulk = client.post(
+        reverse("contacts:bulk"),
+        {"action": "stage", "target": "all", "stage": "customer", "query": "q=a%00b"},
+    )
+    assert bulk.status_code == 302
+    assert Contact.objects.get().stage == "customer"
+    assert client.post(reverse("imports:export_create"), {"query": "q=a%00b"}).status_code in (200, 302)
+    rules = '{"version": 1, "root": {"kind": "field", "field": "city", "op": "eq", "value": "上\\u0000海"}}'
+    assert client.post(reverse("segments:preview"), {"rules": rules}).status_code == 200
+    assert client.post(reverse("segments:create"), {"name": "上海", "rules": rules}).status_code == 302
+    assert Segment.objects.get().rules["root"]["value"] == f"上{R}海"
 
 
 def test_imports_keep_every_row_with_nul_replaced(admin_actor: Actor) -> None:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from siyu.contacts.models import IdentityType, Stage
 from siyu.contacts.selectors import channel_list, tag_list
+from siyu.core.text import without_nul
 from siyu.core.web import ActorRequest, actor_required
 from siyu.segments.describe import (
     AGGREGATE_LABELS,
@@ -147,15 +148,21 @@ def _segment_or_none(raw: str) -> Segment | None:
         return None
 
 
+def posted_rules(request: Request) -> Any:
+    """The builder's rule document as posted (even when invalid, to show it again with its problems),
+    NUL replaced (`siyu.core.text`); None when it is not JSON."""
+    try:
+        return without_nul(orjson.loads(request.POST.get("rules", "") or "null"))
+    except orjson.JSONDecodeError:
+        return None
+
+
 @require_POST
 @actor_required(Permission.SEGMENTS_READ)
 def preview(request: Request) -> HttpResponse:
     """The live count, a sample the actor may see and the rule's problems by path."""
     segment = _segment_or_none(request.POST.get("segment", ""))
-    try:
-        document = orjson.loads(request.POST.get("rules", "") or "null")
-    except orjson.JSONDecodeError:
-        document = None
+    document = posted_rules(request)
     if document is None:
         context: dict[str, Any] = {
             "count": None,

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-import orjson
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -51,7 +50,7 @@ from siyu.segments.services.segments import (
     segment_snapshot,
     segment_update,
 )
-from siyu.segments.views.builder import builder_catalog, builder_labels, initial_document
+from siyu.segments.views.builder import builder_catalog, builder_labels, initial_document, posted_rules
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
 
@@ -139,7 +138,7 @@ def segment_create_view(request: Request) -> HttpResponse:
             document = {"version": RULES_VERSION, "root": {"all": [{"kind": "rfm", "groups": [group]}]}}
         return _form_page(request, form=form, segment=None, kind=kind, document=document)
     form = SegmentForm(request.POST, with_rules=is_dynamic)
-    document = _posted_document(request)
+    document = posted_rules(request)
     if form.is_valid():
         try:
             segment = segment_create(
@@ -159,14 +158,6 @@ def segment_create_view(request: Request) -> HttpResponse:
     return _form_page(request, form=form, segment=None, kind=kind, document=document)
 
 
-def _posted_document(request: Request) -> Any:
-    """The builder's document as posted (even when invalid), to show it again with its errors."""
-    try:
-        return orjson.loads(request.POST.get("rules", "") or "null")
-    except orjson.JSONDecodeError:
-        return None
-
-
 @require_http_methods(["GET", "POST"])
 @actor_required(Permission.SEGMENTS_MANAGE)
 def segment_edit_view(request: Request, segment_id: UUID) -> HttpResponse:
@@ -179,7 +170,7 @@ def segment_edit_view(request: Request, segment_id: UUID) -> HttpResponse:
         )
         return _form_page(request, form=form, segment=segment, kind=kind, document=segment.rules)
     form = SegmentForm(request.POST, with_rules=is_dynamic)
-    document = _posted_document(request)
+    document = posted_rules(request)
     if form.is_valid():
         try:
             segment_update(
