@@ -33,7 +33,7 @@ from siyu.contacts.models import (
 )
 from siyu.core.errors import NotFound
 from siyu.core.ids import uuid_or_none
-from siyu.core.pagination import Page, decode_cursor, encode_cursor, paginate_by_id
+from siyu.core.pagination import Page, decode_id_cursor, encode_cursor, paginate_by_id
 from siyu.core.time import today
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
@@ -396,7 +396,7 @@ def contact_page_before(
     this one starts at `cursor` again.
     """
     contacts = contact_list(actor=actor, filters=filters).select_related("owner", "channel")
-    newer = list(contacts.filter(id__gt=decode_cursor(cursor)).order_by("id")[: limit + 1])
+    newer = list(contacts.filter(id__gt=decode_id_cursor(cursor, Contact)).order_by("id")[: limit + 1])
     has_more = len(newer) > limit
     items = list(reversed(newer[:limit]))
     return Page(items=items, next_cursor=encode_cursor(items[0].pk) if has_more else None, has_more=has_more)

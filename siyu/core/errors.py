@@ -31,6 +31,11 @@ class ValidationError(DomainError):
     code = "invalid"
 
 
+class InvalidCursor(ValidationError):
+    """A page cursor that is not one this system handed out (broken, edited or of another list): the
+    API answers 422; a page goes back to its first page (`siyu.core.web.actor_required`)."""
+
+
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 

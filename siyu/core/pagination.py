@@ -6,10 +6,11 @@ import json
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from django.utils.translation import gettext as _
 
-from siyu.core.errors import ValidationError
+from siyu.core.errors import InvalidCursor
 
 T = TypeVar("T", bound=Model)
 
@@ -25,20 +26,33 @@ def encode_cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps([str(value)]).encode()).decode().rstrip("=")
 
 
+def invalid_cursor() -> InvalidCursor:
+    return InvalidCursor(_("The cursor is not valid."), fields={"cursor": _("Invalid.")})
+
+
 def decode_cursor(cursor: str) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         (value,) = json.loads(base64.urlsafe_b64decode(padded.encode()))
         return str(value)
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise ValidationError(_("The cursor is not valid."), fields={"cursor": _("Invalid.")}) from exc
+        raise invalid_cursor() from exc
+
+
+def decode_id_cursor(cursor: str, model: type[Model]) -> Any:
+    """The primary key a cursor holds, as the model's key type; a cursor that decodes but holds no such
+    key (edited by hand) is refused like a broken one rather than failing in the query."""
+    try:
+        return model._meta.pk.to_python(decode_cursor(cursor))
+    except DjangoValidationError as exc:
+        raise invalid_cursor() from exc
 
 
 def paginate_by_id(queryset: QuerySet[T], *, cursor: str | None, limit: int) -> Page[T]:
     """Pages of `limit` rows ordered by descending (time-ordered) id."""
     rows = queryset.order_by("-id")
     if cursor:
-        rows = rows.filter(id__lt=decode_cursor(cursor))
+        rows = rows.filter(id__lt=decode_id_cursor(cursor, queryset.model))
     items = list(rows[: limit + 1])
     has_more = len(items) > limit
     items = items[:limit]

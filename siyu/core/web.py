@@ -15,11 +15,11 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied as HttpPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from siyu.core.errors import DomainError, NotFound, PermissionDenied
+from siyu.core.errors import DomainError, InvalidCursor, NotFound, PermissionDenied
 
 
 class ActorLike(Protocol):
@@ -41,6 +41,7 @@ class ActorRequest(HttpRequest, Generic[ActorT]):
 View = Callable[..., HttpResponse]
 
 NO_MEMBERSHIP_TEMPLATE = "web/no_membership.html"
+PAGING_PARAMETERS = ("cursor", "before")  # the query parameters the lists page with
 
 
 def is_htmx(request: HttpRequest) -> bool:
@@ -57,7 +58,8 @@ def actor_required(permission: Any = None) -> Callable[[View], View]:
 
     Anonymous visitors go to the login page; a user with no membership gets a clear page; a
     member without the permission gets 403. Domain NotFound / PermissionDenied raised by the view
-    (for instance by `contact_get_for`) become the 404 / 403 pages.
+    (for instance by `contact_get_for`) become the 404 / 403 pages, and a broken page cursor the
+    list's first page with a note.
     """
 
     def decorate(view: View) -> View:
@@ -77,10 +79,26 @@ def actor_required(permission: Any = None) -> Callable[[View], View]:
                 raise Http404(exc.message) from exc
             except PermissionDenied as exc:
                 raise HttpPermissionDenied(exc.message) from exc
+            except InvalidCursor:
+                return _first_page(request)
 
         return guarded
 
     return decorate
+
+
+def _first_page(request: HttpRequest) -> HttpResponse:
+    """The same list from its first page, for a page link whose cursor is broken or stale."""
+    query = request.GET.copy()
+    for name in PAGING_PARAMETERS:
+        query.pop(name, None)
+    url = request.path + (f"?{query.urlencode()}" if query else "")
+    messages.info(request, _("That page link no longer works; here is the first page."))
+    if is_htmx(request):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
 
 
 def domain_error_message(exc: DomainError) -> str:

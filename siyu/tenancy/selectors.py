@@ -9,8 +9,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from siyu.core.errors import NotFound
-from siyu.core.errors import ValidationError as CoreValidationError
-from siyu.core.pagination import Page, decode_cursor, encode_cursor
+from siyu.core.pagination import Page, decode_cursor, encode_cursor, invalid_cursor
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import ApiKey, AuditEntry, Member, Team, Workspace
@@ -222,9 +221,7 @@ def audit_entry_page(*, entries: QuerySet[AuditEntry], cursor: str | None, limit
         try:
             moment, last_id = datetime.fromisoformat(moment_text), UUID(id_text)
         except ValueError as exc:
-            raise CoreValidationError(
-                _("The cursor is not valid."), fields={"cursor": _("Invalid.")}
-            ) from exc
+            raise invalid_cursor() from exc
         rows = rows.filter(Q(created_at__lt=moment) | Q(created_at=moment, id__lt=last_id))
     items = list(rows[: limit + 1])
     has_more = len(items) > limit

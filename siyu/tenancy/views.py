@@ -421,16 +421,10 @@ def audit(request: Request) -> HttpResponse:
         created_to=filters.get("created_to"),
     )
     cursor = request.GET.get("cursor") or None
-    cursor_error = ""
-    try:
-        page = audit_entry_page(entries=entries, cursor=cursor, limit=AUDIT_PAGE_SIZE)
-    except DomainValidationError:
-        cursor_error = _("That page link has expired; showing the newest entries.")
-        cursor = None
-        page = audit_entry_page(entries=entries, cursor=None, limit=AUDIT_PAGE_SIZE)
+    page = audit_entry_page(entries=entries, cursor=cursor, limit=AUDIT_PAGE_SIZE)
     return page_or_section(
         request,
         page="tenancy/audit.html",
         section="tenancy/partials/audit_section.html",
-        context={"form": form, "page": page, "cursor": cursor, "cursor_error": cursor_error},
+        context={"form": form, "page": page, "cursor": cursor},
     )

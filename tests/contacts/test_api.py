@@ -23,6 +23,7 @@ from siyu.contacts.models import (
     TagGroup,
 )
 from siyu.contacts.services import MAX_BATCH, follow_up_create
+from siyu.core.pagination import encode_cursor
 from siyu.core.time import today
 from siyu.tenancy.models import AuditAction, AuditEntry
 from siyu.tenancy.roles import Role
@@ -264,8 +265,18 @@ def test_cursor_pagination_walks_every_contact_once(api, workspace):
     assert seen == [str(c.id) for c in sorted(created, key=lambda c: c.id, reverse=True)]
 
 
-def test_bad_cursor_is_422(api, workspace):
-    response = api.get("/contacts", {"cursor": "%%%"})
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "%%%",
+        # Cursors that decode but were edited to hold something other than an id.
+        encode_cursor("abc"),
+        encode_cursor("\x00"),
+        encode_cursor("1" * 40),
+    ],
+)
+def test_bad_cursor_is_422(api, workspace, cursor):
+    response = api.get("/contacts", {"cursor": cursor})
 
     assert response.status_code == 422
     assert error_of(response)["fields"] == {"cursor": "无效。"}

@@ -4,10 +4,8 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db.models import Q
-from django.utils.translation import gettext as _
 
-from siyu.core.errors import ValidationError
-from siyu.core.pagination import Page, decode_cursor, encode_cursor, paginate_by_id
+from siyu.core.pagination import Page, decode_cursor, encode_cursor, invalid_cursor, paginate_by_id
 from siyu.segments.models import MembershipChange, Segment
 from siyu.segments.selectors.segments import segment_changes_visible, segment_list
 from siyu.tenancy.actor import Actor
@@ -31,7 +29,7 @@ def _history_position(cursor: str) -> tuple[datetime, UUID]:
         moment, change_id = decode_cursor(cursor).split("|")
         return datetime.fromisoformat(moment), UUID(change_id)
     except ValueError as error:
-        raise ValidationError(_("The cursor is not valid."), fields={"cursor": _("Invalid.")}) from error
+        raise invalid_cursor() from error
 
 
 def segment_history_page(

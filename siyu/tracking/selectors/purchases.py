@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.contacts.selectors import channel_list, contact_scoped
-from siyu.core.errors import NotFound, ValidationError
-from siyu.core.pagination import Page
+from siyu.core.errors import NotFound
+from siyu.core.pagination import Page, invalid_cursor
 from siyu.core.time import day_start
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import DataScope, Permission
@@ -86,7 +86,7 @@ def _cursor_decode(cursor: str) -> tuple[datetime, UUID]:
             raise ValueError("naive time")
         return moment, UUID(purchase_id)
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise ValidationError(_("The cursor is not valid."), fields={"cursor": _("Invalid.")}) from exc
+        raise invalid_cursor() from exc
 
 
 def purchase_page(
