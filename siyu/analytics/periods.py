@@ -16,6 +16,7 @@ from siyu.core.time import day_start, month_after, today
 PRESETS = (30, 90, 180, 365)
 DEFAULT_PRESET = 180
 MAX_DAYS = 3 * 366 + 1  # three years: enough for yearly comparisons, bounded for the database
+FIRST_DAY = date(1970, 1, 1)  # reports look at days from here to a year ahead (`_date`)
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,8 @@ def period_parse(
     period longer than MAX_DAYS or an unknown preset.
     """
     if start or end:
-        first = _date(start, "start") if start else None
         last = _date(end, "end") if end else today()
-        if first is None:
-            first = last - timedelta(days=DEFAULT_PRESET - 1)
+        first = _date(start, "start") if start else max(last - timedelta(days=DEFAULT_PRESET - 1), FIRST_DAY)
         if first > last:
             raise ValidationError(
                 _("The start date is after the end date."),
@@ -126,10 +125,19 @@ def period_parse(
 
 def _date(value: str | date, field: str) -> date:
     if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError as exc:
+        day = value
+    else:
+        try:
+            day = date.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValidationError(
+                _("Dates are written as YYYY-MM-DD."), fields={field: _("Not a date.")}
+            ) from exc
+    last_day = today() + timedelta(days=366)
+    if not FIRST_DAY <= day <= last_day:
         raise ValidationError(
-            _("Dates are written as YYYY-MM-DD."), fields={field: _("Not a date.")}
-        ) from exc
+            _("Reports cover days from %(first)s to %(last)s.")
+            % {"first": FIRST_DAY.isoformat(), "last": last_day.isoformat()},
+            fields={field: _("Out of range.")},
+        )
+    return day

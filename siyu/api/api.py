@@ -18,7 +18,7 @@ from siyu.contacts.api import (
     tag_groups_router,
     tags_router,
 )
-from siyu.core.text import NUL_IN_JSON, without_nul
+from siyu.core.text import NUL_IN_JSON, SURROGATE_IN_JSON, storable_text
 from siyu.segments.api import rfm_router, segments_router
 from siyu.tenancy.api import API_AUTH, members_router, teams_router
 from siyu.tracking.api import orders_router
@@ -48,12 +48,15 @@ def _error_response(description: str) -> DictStrAny:
     }
 
 
-class NulReplacingParser(Parser):
-    """JSON bodies with NUL characters replaced by U+FFFD (`siyu.core.text`), before any schema sees them."""
+class StorableTextParser(Parser):
+    """JSON bodies with NUL characters and lone surrogates replaced by U+FFFD (`siyu.core.text`), before
+    any schema sees them."""
 
     def parse_body(self, request: HttpRequest) -> DictStrAny:
         body = super().parse_body(request)
-        return without_nul(body) if NUL_IN_JSON in request.body else body
+        if NUL_IN_JSON in request.body or SURROGATE_IN_JSON.search(request.body):
+            body = storable_text(body)
+        return body
 
 
 class SiyuAPI(NinjaAPI):
@@ -102,7 +105,7 @@ api = SiyuAPI(
     description=DESCRIPTION,
     urls_namespace="api",
     auth=API_AUTH,
-    parser=NulReplacingParser(),
+    parser=StorableTextParser(),
     # The docs page uses ninja's bundled Swagger UI files (no CDN); the online validator badge is off.
     docs=Swagger(settings={"validatorUrl": None, "persistAuthorization": False}),
 )

@@ -30,7 +30,7 @@ from openpyxl import Workbook, load_workbook
 
 from siyu.core.csv_download import escape_cell
 from siyu.core.errors import PayloadTooLarge, ValidationError
-from siyu.core.text import without_nul
+from siyu.core.text import storable_text
 
 FileFormat = Literal["csv", "xlsx"]
 Cell = str | int | float | bool | date | None
@@ -185,7 +185,7 @@ def normalise_cell(value: Any) -> Cell:
     if value is None:
         return None
     if isinstance(value, str):
-        return without_nul(value).strip()
+        return storable_text(value).strip()
     if isinstance(value, bool | int):
         return value
     if isinstance(value, float):

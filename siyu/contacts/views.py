@@ -76,7 +76,7 @@ from siyu.contacts.services import (
 )
 from siyu.core.errors import Conflict, DomainError
 from siyu.core.pagination import encode_cursor
-from siyu.core.text import query_without_nul
+from siyu.core.text import query_storable
 from siyu.core.web import ActorRequest, actor_required, domain_error_message, form_add_domain_errors, is_htmx
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import Member
@@ -278,7 +278,7 @@ def contact_bulk(request: ActorRequest[Actor]) -> HttpResponse:
     data = form.cleaned_data
     custom_fields = list(custom_field_list())
     if data["target"] == "all":
-        filters = filters_from_query(query_without_nul(QueryDict(query)))
+        filters = filters_from_query(query_storable(QueryDict(query)))
         _typed_custom_filters(filters, custom_fields)
         contacts = contact_list(actor=actor, filters=filters)
     else:
@@ -334,7 +334,7 @@ def saved_view_save(request: ActorRequest[Actor]) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Give the view a name of 1 to 100 characters."))
         return _back_to_list(query)
-    submitted = query_without_nul(QueryDict(query))
+    submitted = query_storable(QueryDict(query))
     filters = filters_from_query(submitted)
     columns = submitted.getlist("col") or request.session.get(COLUMNS_SESSION_KEY, DEFAULT_COLUMNS)
     try:

@@ -30,7 +30,7 @@ from siyu.contacts.services.exporting import DEFAULT_COLUMNS, export_download_na
 from siyu.contacts.services.importing import import_error_report_path
 from siyu.contacts.tasks import export_enqueue, import_enqueue
 from siyu.core.errors import DomainError
-from siyu.core.text import query_without_nul
+from siyu.core.text import query_storable
 from siyu.core.web import ActorRequest, actor_required, domain_error_message, form_add_domain_errors, is_htmx
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import Permission
@@ -178,7 +178,7 @@ def _export_columns(query: QueryDict, available: set[str]) -> list[str]:
 def export_create(request: ActorRequest[Actor]) -> HttpResponse:
     """The contact list's filters arrive as the query string or as a `query` field; the file is built in the background."""
     query = request.GET.copy()
-    query.update(query_without_nul(QueryDict(request.POST.get("query", ""))))
+    query.update(query_storable(QueryDict(request.POST.get("query", ""))))
     for key in ("column", "col"):
         for value in request.POST.getlist(key):
             query.appendlist(key, value)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 
 from siyu.contacts.spreadsheets import inspect_file, read_rows
 from siyu.core.errors import ValidationError as DomainValidationError
-from siyu.core.text import without_nul
+from siyu.core.text import storable_text
 from siyu.segments.models import RfmMethod
 from siyu.segments.rules.spec import MAX_RULE_BYTES
 from siyu.segments.services.segments import MAX_BULK
@@ -46,7 +46,7 @@ class SegmentForm(forms.Form):
         if len(raw.encode()) > MAX_RULE_BYTES * 2:
             raise forms.ValidationError(_("The rule is too large."))
         try:
-            return without_nul(orjson.loads(raw))  # `siyu.core.text`
+            return storable_text(orjson.loads(raw))  # `siyu.core.text`
         except orjson.JSONDecodeError as error:
             raise forms.ValidationError(
                 _("The rules could not be read. Reload the page and try again.")

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
-from siyu.core.text import NUL_IN_URL, query_without_nul
+from siyu.core.text import NUL_IN_URL, query_storable
 
 
 class LanguageMiddleware:
@@ -38,5 +38,5 @@ class NulReplacingMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if NUL_IN_URL in request.META.get("QUERY_STRING", ""):
-            request.GET = query_without_nul(request.GET)
+            request.GET = query_storable(request.GET)
         return self.get_response(request)

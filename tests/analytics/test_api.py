@@ -93,6 +93,16 @@ def test_channels_side_by_side_and_bad_input(world, api):
     response = api.get("/analytics/channels", {"preset": 7})
     assert response.status_code == 422
     assert error_of(response)["fields"] == {"preset": "Unknown period."}
+    # Dates past what a day's arithmetic can reach were server errors (OverflowError).
+    for report in ("channels", "cohorts", "funnel", "content-outcomes"):
+        for query, field in (
+            ({"end": "9999-12-31"}, "end"),
+            ({"end": "0001-01-01"}, "end"),
+            ({"start": "0001-01-01"}, "start"),
+        ):
+            response = api.get(f"/analytics/{report}", query)
+            assert response.status_code == 422, (report, query, response.content)
+            assert error_of(response)["fields"] == {field: "Out of range."}
 
 
 def test_another_workspace_sees_none_of_it(world, other_api):

@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from siyu.contacts.models import Channel, Contact, ImportJob, JobStatus, SavedView, Tag
+from siyu.contacts.models import Channel, Contact, ImportJob, JobStatus, SavedView, Tag, TagGroup
 from siyu.contacts.services.importing import import_job_create
 from siyu.core.errors import ValidationError
 from siyu.core.tenancy import workspace_scope
@@ -79,6 +79,10 @@ def test_api_bodies_and_query_strings_keep_the_input_with_nul_replaced(
     assert [row["status"] for row in bulk.json()["results"]] == ["created", "created"]
     assert Contact.objects.filter(name=f"坏{R}").exists()
     assert Channel.objects.filter(name=f"c{R}h").exists()
+
+    # A lone surrogate (JSON's "\\ud800") is no more storable than NUL, in either database.
+    assert api.post("/tag-groups", {"name": "a\ud800b"}).status_code == 201
+    assert TagGroup.objects.filter(name=f"a{R}b").exists()
 
     rule = {"version": 1, "root": {"kind": "field", "field": "city", "op": "eq", "value": f"上{N}海"}}
     assert api.post("/segments", {"name": f"s{N}", "rules": rule}).status_code == 201

@@ -261,6 +261,17 @@ def test_validate_counts_and_samples_without_saving(api: ApiClient, shanghai: li
     assert not Segment.objects.exists()
 
 
+def test_a_number_beyond_64_bits_in_a_rule_is_refused(api: ApiClient, workspace: Workspace) -> None:
+    huge = {"kind": "purchase", "measure": "frequency", "op": "gte", "value": 2**64}
+    for response in (
+        api.post("/segments/validate", {"rules": rule(huge)}),
+        api.post("/segments", {"name": "大数", "rules": rule(huge)}),
+    ):
+        assert response.status_code == 422, response.content
+        assert error_of(response)["fields"] == {"root": "A number is too large."}
+    assert not Segment.objects.exists()
+
+
 def test_validate_answers_422_with_rule_paths(api: ApiClient, workspace: Workspace) -> None:
     response = api.post(
         "/segments/validate",

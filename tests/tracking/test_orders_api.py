@@ -207,6 +207,25 @@ def test_the_list_pages_by_cursor_and_filters(api, admin_actor, workspace):
     assert numbers(contact=str(merged_id)) == ["L-9", "L-4", "L-3", "L-2", "L-1", "L-0"]
     bad = api.get("/orders", {"cursor": "nope"})
     assert (bad.status_code, error_of(bad)["fields"]) == (422, {"cursor": "Invalid."})
+    assert numbers(placed_from="0001-01-01", placed_to="9999-12-31") == [
+        "L-9",
+        "L-4",
+        "L-3",
+        "L-2",
+        "L-1",
+        "L-0",
+    ]
+
+
+def test_an_item_number_beyond_64_bits_is_kept_as_text(api, workspace):
+    order = {"order_no": "Q-1", "placed_at": placed(1), "amount": "1", "phone": "13800003333"}
+    huge = 2**64
+    response = api.post(
+        "/orders/bulk", {"orders": [{**order, "items": [{"name": "面霜", "quantity": huge}]}]}
+    )
+    assert response.status_code == 200, response.content
+    process_all()
+    assert Purchase.objects.get(order_no="Q-1").items == [{"name": "面霜", "quantity": str(huge)}]
 
 
 def test_the_list_follows_the_data_scope(workspace, rep, make_member):

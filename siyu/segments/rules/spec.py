@@ -786,7 +786,13 @@ def rule_parse(
     """Validate a rule document; raises RuleError with every problem keyed by its path."""
     if lenient and not catalog.is_lenient:
         catalog = replace(catalog, is_lenient=True)
-    size = len(orjson.dumps(document)) if document is not None else 0
+    try:
+        size = len(orjson.dumps(document)) if document is not None else 0
+    except TypeError as exc:  # JSON reads any integer; the rule language and the databases, 64 bits
+        raise RuleError(
+            _("The rule holds a number too large to use (more than 19 digits)."),
+            fields={"root": _("A number is too large.")},
+        ) from exc
     if size > MAX_RULE_BYTES:
         raise RuleError(
             _("The rule is too large (%(size)s KB; at most 32 KB).") % {"size": size // 1024},

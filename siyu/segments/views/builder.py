@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from siyu.contacts.models import IdentityType, Stage
 from siyu.contacts.selectors import channel_list, tag_list
-from siyu.core.text import without_nul
+from siyu.core.text import storable_text
 from siyu.core.web import ActorRequest, actor_required
 from siyu.segments.describe import (
     AGGREGATE_LABELS,
@@ -152,7 +152,7 @@ def posted_rules(request: Request) -> Any:
     """The builder's rule document as posted (even when invalid, to show it again with its problems),
     NUL replaced (`siyu.core.text`); None when it is not JSON."""
     try:
-        return without_nul(orjson.loads(request.POST.get("rules", "") or "null"))
+        return storable_text(orjson.loads(request.POST.get("rules", "") or "null"))
     except orjson.JSONDecodeError:
         return None
 

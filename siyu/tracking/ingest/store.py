@@ -14,7 +14,7 @@ from django.db import transaction
 
 from siyu.core.db import rows_write, write_eagerly
 from siyu.core.ids import uuid7
-from siyu.core.text import NUL_IN_JSON, without_nul
+from siyu.core.text import NUL_IN_JSON, storable_text
 from siyu.tracking.ingest.spec import Received, Rejected, normalise
 from siyu.tracking.models import InboundBatch, IngestWarning, Source
 
@@ -57,7 +57,7 @@ def events_accept(
     if NUL_IN_JSON in orjson.dumps([messages, batch_context]):
         # Before any of their text is kept in an event or a warning: one such event would otherwise
         # hold up its whole batch on PostgreSQL until the processor gave up on it.
-        messages, batch_context = without_nul(messages), without_nul(batch_context)
+        messages, batch_context = storable_text(messages), storable_text(batch_context)
     accepted = Accepted()
     good: list[dict[str, Any]] = []
     warnings: list[IngestWarning] = []

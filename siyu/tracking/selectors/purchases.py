@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from siyu.contacts.selectors import channel_list, contact_scoped
 from siyu.core.errors import NotFound
 from siyu.core.pagination import Page, invalid_cursor
-from siyu.core.time import day_start
+from siyu.core.time import days_range
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import DataScope, Permission
 from siyu.tracking.models import OrderImportJob, Purchase
@@ -61,10 +61,11 @@ def purchase_list(*, actor: Actor, filters: PurchaseFilters | None = None) -> Qu
         return rows
     if filters.contact_id is not None:
         rows = rows.filter(contact_id=filters.contact_id)
-    if filters.placed_from is not None:
-        rows = rows.filter(placed_at__gte=day_start(filters.placed_from))
-    if filters.placed_to is not None:
-        rows = rows.filter(placed_at__lt=day_start(filters.placed_to + timedelta(days=1)))
+    since, until = days_range(filters.placed_from, filters.placed_to)
+    if since is not None:
+        rows = rows.filter(placed_at__gte=since)
+    if until is not None:
+        rows = rows.filter(placed_at__lt=until)
     if filters.channel_ids:
         rows = rows.filter(channel_id__in=filters.channel_ids)
     if filters.origin:

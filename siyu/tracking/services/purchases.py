@@ -55,8 +55,10 @@ def order_number(properties: Mapping[str, Any], *, message_id: str) -> str:
 
 
 def _item_value(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):  # kept as text beyond the 64 bits JSON stores carry
+        return value if -(2**63) <= value < 2**64 else str(value)[:MAX_ITEM_TEXT]
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else None
     return str(value)[:MAX_ITEM_TEXT] if isinstance(value, str) else None
