@@ -11,12 +11,11 @@ from datetime import date, datetime, timedelta
 from django.utils.translation import gettext as _
 
 from siyu.core.errors import ValidationError
-from siyu.core.time import day_start, month_after, today
+from siyu.core.time import FIRST_RECORD_DAY, day_start, month_after, today
 
 PRESETS = (30, 90, 180, 365)
 DEFAULT_PRESET = 180
 MAX_DAYS = 3 * 366 + 1  # three years: enough for yearly comparisons, bounded for the database
-FIRST_DAY = date(1970, 1, 1)  # reports look at days from here to a year ahead (`_date`)
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,11 @@ def period_parse(
     """
     if start or end:
         last = _date(end, "end") if end else today()
-        first = _date(start, "start") if start else max(last - timedelta(days=DEFAULT_PRESET - 1), FIRST_DAY)
+        first = (
+            _date(start, "start")
+            if start
+            else max(last - timedelta(days=DEFAULT_PRESET - 1), FIRST_RECORD_DAY)
+        )
         if first > last:
             raise ValidationError(
                 _("The start date is after the end date."),
@@ -134,10 +137,10 @@ def _date(value: str | date, field: str) -> date:
                 _("Dates are written as YYYY-MM-DD."), fields={field: _("Not a date.")}
             ) from exc
     last_day = today() + timedelta(days=366)
-    if not FIRST_DAY <= day <= last_day:
+    if not FIRST_RECORD_DAY <= day <= last_day:
         raise ValidationError(
             _("Reports cover days from %(first)s to %(last)s.")
-            % {"first": FIRST_DAY.isoformat(), "last": last_day.isoformat()},
+            % {"first": FIRST_RECORD_DAY.isoformat(), "last": last_day.isoformat()},
             fields={field: _("Out of range.")},
         )
     return day
