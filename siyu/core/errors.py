@@ -3,6 +3,8 @@
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 
 class DomainError(Exception):
     code = "error"
@@ -34,6 +36,9 @@ class ValidationError(DomainError):
 class InvalidCursor(ValidationError):
     """A page cursor that is not one this system handed out (broken, edited or of another list): the
     API answers 422; a page goes back to its first page (`siyu.core.web.actor_required`)."""
+
+    def __init__(self) -> None:
+        super().__init__(_("The cursor is not valid."), fields={"cursor": _("Invalid.")})
 
 
 class PayloadTooLarge(DomainError):

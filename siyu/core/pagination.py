@@ -8,7 +8,6 @@ from typing import Any, Generic, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
-from django.utils.translation import gettext as _
 
 from siyu.core.errors import InvalidCursor
 
@@ -26,17 +25,13 @@ def encode_cursor(value: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps([str(value)]).encode()).decode().rstrip("=")
 
 
-def invalid_cursor() -> InvalidCursor:
-    return InvalidCursor(_("The cursor is not valid."), fields={"cursor": _("Invalid.")})
-
-
 def decode_cursor(cursor: str) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         (value,) = json.loads(base64.urlsafe_b64decode(padded.encode()))
         return str(value)
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise invalid_cursor() from exc
+        raise InvalidCursor() from exc
 
 
 def decode_id_cursor(cursor: str, model: type[Model]) -> Any:
@@ -45,7 +40,7 @@ def decode_id_cursor(cursor: str, model: type[Model]) -> Any:
     try:
         return model._meta.pk.to_python(decode_cursor(cursor))
     except DjangoValidationError as exc:
-        raise invalid_cursor() from exc
+        raise InvalidCursor() from exc
 
 
 def paginate_by_id(queryset: QuerySet[T], *, cursor: str | None, limit: int) -> Page[T]:

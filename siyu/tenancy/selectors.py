@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from siyu.core.errors import NotFound
-from siyu.core.pagination import Page, decode_cursor, encode_cursor, invalid_cursor
+from siyu.core.errors import InvalidCursor, NotFound
+from siyu.core.pagination import Page, decode_cursor, encode_cursor
 from siyu.core.tenancy import workspace_scope
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.models import ApiKey, AuditEntry, Member, Team, Workspace
@@ -221,7 +221,7 @@ def audit_entry_page(*, entries: QuerySet[AuditEntry], cursor: str | None, limit
         try:
             moment, last_id = datetime.fromisoformat(moment_text), UUID(id_text)
         except ValueError as exc:
-            raise invalid_cursor() from exc
+            raise InvalidCursor() from exc
         rows = rows.filter(Q(created_at__lt=moment) | Q(created_at=moment, id__lt=last_id))
     items = list(rows[: limit + 1])
     has_more = len(items) > limit

@@ -5,7 +5,8 @@ from uuid import UUID
 
 from django.db.models import Q
 
-from siyu.core.pagination import Page, decode_cursor, encode_cursor, invalid_cursor, paginate_by_id
+from siyu.core.errors import InvalidCursor
+from siyu.core.pagination import Page, decode_cursor, encode_cursor, paginate_by_id
 from siyu.segments.models import MembershipChange, Segment
 from siyu.segments.selectors.segments import segment_changes_visible, segment_list
 from siyu.tenancy.actor import Actor
@@ -29,7 +30,7 @@ def _history_position(cursor: str) -> tuple[datetime, UUID]:
         moment, change_id = decode_cursor(cursor).split("|")
         return datetime.fromisoformat(moment), UUID(change_id)
     except ValueError as error:
-        raise invalid_cursor() from error
+        raise InvalidCursor() from error
 
 
 def segment_history_page(

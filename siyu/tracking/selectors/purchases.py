@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siyu.contacts.selectors import channel_list, contact_scoped
-from siyu.core.errors import NotFound
-from siyu.core.pagination import Page, invalid_cursor
+from siyu.core.errors import InvalidCursor, NotFound
+from siyu.core.pagination import Page
 from siyu.core.time import days_range
 from siyu.tenancy.actor import Actor
 from siyu.tenancy.roles import DataScope, Permission
@@ -87,7 +87,7 @@ def _cursor_decode(cursor: str) -> tuple[datetime, UUID]:
             raise ValueError("naive time")
         return moment, UUID(purchase_id)
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise invalid_cursor() from exc
+        raise InvalidCursor() from exc
 
 
 def purchase_page(
